@@ -1,0 +1,44 @@
+# Tomoni: `make up` runs everything; `make test` runs the checks and the tests.
+# Both create .venv when it is missing; nothing else needs to be installed first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: up test lint typecheck pytest soak bench clean browser
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+up: $(STAMP)
+	$(BIN)/tomoni up
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy shared services/registration/domain.py services/checkin/domain.py \
+		services/stamprally/domain.py services/notify/domain.py
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+# Long fault and soak runs (results are written to docs/reliability.md by hand).
+soak: $(STAMP)
+	$(BIN)/pytest -m soak -o addopts="--strict-markers -ra"
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.foundation
+
+clean:
+	rm -rf $(VENV) .tomoni .pytest_cache .mypy_cache .ruff_cache

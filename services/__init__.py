@@ -1,0 +1,1 @@
+"""Tomoni's four services. ``services.X`` never imports ``services.Y``."""

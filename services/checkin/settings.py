@@ -1,0 +1,9 @@
+"""Checkin's settings: the shared ``TOMONI_*`` ones plus its own."""
+
+from __future__ import annotations
+
+from shared.config import TomoniSettings
+
+
+class CheckinSettings(TomoniSettings):
+    pass

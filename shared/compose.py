@@ -1,0 +1,70 @@
+"""``tomoni up`` runs all four services in one process on one port: each service's own
+application (built by its ``create_app``) is mounted as a sub-application that answers
+the paths it owns (``/api/checkin/…``, ``/scan/…``), so its middlewares, app keys and
+lifecycle stay its own.
+
+aiohttp mounts a sub-application either under one path prefix, which it strips, or by a
+rule (``add_domain``). A service owns several prefixes and its routes are absolute, so a
+small rule that matches any of its prefixes is used with aiohttp's own
+``MatchedSubAppResource``. ``Application._add_subapp`` is the registration step
+``add_subapp``/``add_domain`` share; it is private, so this module is the one place that
+touches it (pinned by aiohttp<4 in pyproject, and covered by the ``tomoni up`` tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_urldispatcher import AbstractRuleMatching, MatchedSubAppResource
+
+from shared.http import json_response, new_app
+from shared.runtime import DEFINITION, readiness
+
+
+class PathPrefixes(AbstractRuleMatching):
+    def __init__(self, prefixes: Sequence[str]) -> None:
+        self.prefixes = tuple(p.rstrip("/") for p in prefixes)
+
+    async def match(self, request: web.Request) -> bool:
+        path = request.rel_url.path
+        return any(path == p or path.startswith(p + "/") for p in self.prefixes)
+
+    def get_info(self) -> dict[str, Any]:  # type: ignore[override]
+        return {"prefixes": self.prefixes}
+
+    @property
+    def canonical(self) -> str:
+        return self.prefixes[0]
+
+
+SERVICES = web.AppKey("services", list)
+
+
+def compose(apps: Sequence[web.Application], max_body_bytes: int) -> web.Application:
+    root = new_app(max_body_bytes)
+    root[SERVICES] = list(apps)
+
+    async def healthz(request: web.Request) -> web.StreamResponse:
+        return json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.StreamResponse:
+        results = await asyncio.gather(*(readiness(a) for a in request.app[SERVICES]))
+        ready = all(status == 200 for _, status in results)
+        return json_response(
+            {
+                "status": "ready" if ready else "not_ready",
+                "services": {body["service"]: body for body, _ in results},
+            },
+            status=200 if ready else 503,
+        )
+
+    root.router.add_get("/healthz", healthz)
+    root.router.add_get("/readyz", readyz)
+    for app in apps:
+        rule = PathPrefixes(app[DEFINITION].prefixes)
+        root._add_subapp(partial(MatchedSubAppResource, rule, app), app)
+    return root

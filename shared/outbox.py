@@ -1,0 +1,277 @@
+"""Transactional outbox: a state change and the events it causes commit together.
+
+``enqueue`` inserts the envelope in the caller's transaction. The :class:`Relay` (one
+active per service: a session-level advisory lock on a dedicated connection) publishes
+unsent rows to JetStream with ``Nats-Msg-Id`` = event id, so JetStream drops a duplicate
+publish within its window, then marks them sent. Sent rows stay as the ledger that
+``replay`` publishes again.
+
+Order: the relay publishes what has become visible, oldest ``seq`` first. A row becomes
+visible when its transaction commits, so a transaction still in flight never holds back
+the ones that committed before it, and events leave in commit order. (Two transactions
+that both commit between two looks of the relay leave in ``seq`` order: they overlapped
+in time; events of one aggregate still keep their order, because a change to an aggregate
+takes its row lock before the outbox row is written.) Publishes are pipelined
+(``publish_async``) and only the acknowledged prefix is marked sent; after a failure the
+rest is retried from the first unacknowledged row.
+
+Waking: after a commit, ``wake()`` signals the relay in this process at no cost; a relay
+in another replica learns of it through LISTEN/NOTIFY (a NOTIFY sent after the commit,
+coalesced, so writers' commits are not serialized by PostgreSQL's notify lock), and a poll
+is the fallback for anything missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NATS
+
+from shared.db import advisory_key
+from shared.events import Envelope
+
+logger = logging.getLogger(__name__)
+
+MSG_ID = "Nats-Msg-Id"
+CORRELATION = "Correlation-Id"
+
+
+def channel_for(schema: str) -> str:
+    return f"tomoni_outbox_{schema}"
+
+
+async def enqueue(conn: asyncpg.Connection, envelope: Envelope, namespace: str) -> None:
+    """Add ``envelope`` to the outbox inside the caller's open transaction."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("outbox.enqueue must run inside the state change's transaction")
+    await conn.execute(
+        "INSERT INTO outbox (id, subject, event_type, event_slug, body, correlation_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        envelope.id,
+        envelope.subject(namespace),
+        envelope.type,
+        envelope.event,
+        envelope.model_dump_json().encode(),
+        envelope.correlation_id,
+    )
+
+
+async def enqueue_many(
+    conn: asyncpg.Connection, envelopes: Sequence[Envelope], namespace: str
+) -> None:
+    if not conn.is_in_transaction():
+        raise RuntimeError("outbox.enqueue must run inside the state change's transaction")
+    await conn.executemany(
+        "INSERT INTO outbox (id, subject, event_type, event_slug, body, correlation_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        [
+            (
+                e.id,
+                e.subject(namespace),
+                e.type,
+                e.event,
+                e.model_dump_json().encode(),
+                e.correlation_id,
+            )
+            for e in envelopes
+        ],
+    )
+
+
+class Relay:
+    """Publishes a service's outbox. Run :meth:`run` as a background task."""
+
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        schema: str,
+        nc: NATS,
+        pool: asyncpg.Pool,
+        batch: int = 512,
+        poll_seconds: float = 1.0,
+        lock_retry_seconds: float = 1.0,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        self._dsn = dsn
+        self._schema = schema
+        self._nc = nc
+        self._js = nc.jetstream(timeout=publish_timeout)
+        self._pool = pool
+        self._batch = batch
+        self._poll = poll_seconds
+        self._lock_retry = lock_retry_seconds
+        self._wake = asyncio.Event()
+        self._notify_pending = False
+        self.active = False
+        self.published = 0
+        self._lock_key = advisory_key(f"tomoni.relay.{schema}")
+
+    # -- signalling ------------------------------------------------------------------
+    def wake(self) -> None:
+        """Call after a commit that enqueued rows."""
+        if self.active:
+            self._wake.set()
+        elif not self._notify_pending:
+            self._notify_pending = True
+            asyncio.get_running_loop().create_task(self._notify_other_replica())
+
+    async def _notify_other_replica(self) -> None:
+        try:
+            await self._pool.execute("SELECT pg_notify($1, '')", channel_for(self._schema))
+        except (asyncpg.PostgresError, OSError):
+            pass  # the poll finds the rows anyway
+        finally:
+            self._notify_pending = False
+
+    # -- main loop -------------------------------------------------------------------
+    async def run(self) -> None:
+        """Wait for the relay lock, then publish until cancelled. Survives DB and NATS
+        outages: on a lost connection it starts over (and may lose the lock to another
+        replica, which is fine)."""
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(
+                    self._dsn,
+                    server_settings={
+                        "search_path": self._schema,
+                        "application_name": f"tomoni-{self._schema}-relay",
+                    },
+                )
+                while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key):
+                    await asyncio.sleep(self._lock_retry)
+                self.active = True
+                logger.info("outbox relay active", extra={"schema": self._schema})
+                await conn.add_listener(channel_for(self._schema), self._on_notify)
+                await self._publish_loop(conn)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                logger.warning(
+                    "outbox relay lost its database connection; retrying: %s",
+                    type(exc).__name__,
+                    extra={"schema": self._schema},
+                )
+                await asyncio.sleep(self._lock_retry)
+            finally:
+                self.active = False
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(conn.close(timeout=2))
+
+    def _on_notify(self, *_args: Any) -> None:
+        self._wake.set()
+
+    async def _publish_loop(self, conn: asyncpg.Connection) -> None:
+        while True:
+            if conn.is_closed():
+                raise OSError("relay connection closed")
+            self._wake.clear()
+            sent = await self.publish_pending(conn)
+            if sent >= self._batch:
+                continue  # more waiting: do not sleep
+            if sent == -1:
+                await asyncio.sleep(min(self._poll, 0.5))  # NATS trouble: back off briefly
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    async def publish_pending(self, conn: asyncpg.Connection) -> int:
+        """Publish one batch; return how many were marked sent, or -1 on a publish failure."""
+        rows = await conn.fetch(
+            "SELECT seq, id, subject, body, correlation_id FROM outbox"
+            " WHERE sent_at IS NULL ORDER BY seq LIMIT $1",
+            self._batch,
+        )
+        if not rows:
+            return 0
+        acked, failed = await publish_rows(self._js, rows)
+        if acked:
+            await conn.execute(
+                "UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", acked
+            )
+            self.published += len(acked)
+        if failed:
+            logger.warning(
+                "outbox publish failed; will retry",
+                extra={"schema": self._schema, "error": failed, "unsent": len(rows) - len(acked)},
+            )
+            return -1
+        return len(acked)
+
+
+async def publish_rows(
+    js: Any, rows: Sequence[asyncpg.Record], *, replay_tag: str | None = None
+) -> tuple[list[int], str | None]:
+    """Pipeline publishes in row order; return the seqs of the acknowledged prefix and the
+    error that stopped it (if any)."""
+    futures: list[asyncio.Future[Any]] = []
+    error: str | None = None
+    try:
+        for r in rows:
+            headers = {MSG_ID: str(r["id"]) if replay_tag is None else f"{r['id']}:{replay_tag}"}
+            if r["correlation_id"]:
+                headers[CORRELATION] = r["correlation_id"]
+            if replay_tag is not None:
+                headers["Tomoni-Replay"] = replay_tag
+            futures.append(await js.publish_async(r["subject"], bytes(r["body"]), headers=headers))
+    except (nats.errors.Error, OSError) as exc:
+        error = type(exc).__name__
+    acked: list[int] = []
+    for r, fut in zip(rows, futures, strict=False):
+        try:
+            await asyncio.wait_for(fut, timeout=5.0)
+        except (TimeoutError, nats.errors.Error, nats.js.errors.Error, OSError) as exc:
+            error = error or type(exc).__name__
+            break
+        acked.append(r["seq"])
+    # Futures after a failure are left to complete or time out on their own.
+    for fut in futures[len(acked) :]:
+        fut.cancel()
+    return acked, error
+
+
+async def replay(
+    *, pool: asyncpg.Pool, nc: NATS, since: datetime, replay_tag: str, batch: int = 512
+) -> int:
+    """Publish again every sent outbox row created at or after ``since``, in order.
+
+    The message id is the event id plus ``replay_tag``, so JetStream stores them again even
+    within its duplicate window; consumers' inboxes (keyed by the event id inside the
+    envelope) make the replay harmless to any consumer that has seen them.
+    """
+    js = nc.jetstream(timeout=5.0)
+    total = 0
+    last = 0
+    while True:
+        rows = await pool.fetch(
+            "SELECT seq, id, subject, body, correlation_id FROM outbox"
+            " WHERE created_at >= $1 AND sent_at IS NOT NULL AND seq > $2 ORDER BY seq LIMIT $3",
+            since,
+            last,
+            batch,
+        )
+        if not rows:
+            return total
+        acked, error = await publish_rows(js, rows, replay_tag=replay_tag)
+        total += len(acked)
+        if error:
+            raise RuntimeError(f"replay stopped after {total} events: {error}")
+        last = rows[-1]["seq"]
+
+
+async def purge_sent(pool: asyncpg.Pool, older_than: datetime) -> int:
+    """Drop ledger rows past retention. Unsent rows are never purged."""
+    result = await pool.execute(
+        "DELETE FROM outbox WHERE sent_at IS NOT NULL AND created_at < $1", older_than
+    )
+    return int(result.split()[-1])

@@ -1,0 +1,207 @@
+"""The transactional outbox: nothing published unless committed, everything committed
+published exactly once, in commit order, across a NATS outage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+
+from shared import bus, outbox
+from shared.embedded import EmbeddedNats
+from shared.testing import Servers, unique_namespace, wait_until
+from tests.integration.busfixtures import bus_schema, event, ids_of, stream_messages
+
+SCHEMA = "obx"
+
+
+@pytest.fixture(scope="module")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await bus_schema(database_url, SCHEMA)
+    yield p
+    await p.close()
+
+
+@contextlib.asynccontextmanager
+async def running_relay(
+    database_url: str, pool: asyncpg.Pool, nc: NATS, schema: str = SCHEMA
+) -> AsyncIterator[outbox.Relay]:
+    relay = outbox.Relay(
+        dsn=database_url, schema=schema, nc=nc, pool=pool, poll_seconds=0.2, lock_retry_seconds=0.2
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        await wait_until(lambda: relay.active, message="relay active")
+        yield relay
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def commit(pool: asyncpg.Pool, namespace: str, *envelopes: object) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.enqueue_many(conn, envelopes, namespace)  # type: ignore[arg-type]
+
+
+async def unsent(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+
+
+async def test_rolled_back_transaction_publishes_nothing_and_committed_one_exactly_once(
+    database_url: str, pool: asyncpg.Pool, nc: NATS
+) -> None:
+    ns = unique_namespace()
+    await bus.ensure_all_streams(nc, ns)
+    async with running_relay(database_url, pool, nc) as relay:
+        rolled_back = event("rolled-back")
+        with pytest.raises(RuntimeError):
+            async with pool.acquire() as conn, conn.transaction():
+                await outbox.enqueue(conn, rolled_back, ns)
+                raise RuntimeError("the state change failed")
+        committed = event("committed")
+        await commit(pool, ns, committed)
+        relay.wake()
+        await wait_until(lambda: _zero(pool), message="all sent")
+        # Published again on purpose (as a relay would after a lost ack): JetStream drops it.
+        await pool.execute("UPDATE outbox SET sent_at = NULL WHERE id = $1", committed.id)
+        relay.wake()
+        await wait_until(lambda: _zero(pool), message="re-sent")
+    ids = ids_of(await stream_messages(nc, ns))
+    assert ids == [str(committed.id)]
+
+
+async def _zero(pool: asyncpg.Pool) -> bool:
+    return await unsent(pool) == 0
+
+
+async def test_events_leave_in_commit_order_and_an_open_transaction_holds_nothing_back(
+    database_url: str, pool: asyncpg.Pool, nc: NATS
+) -> None:
+    ns = unique_namespace()
+    await bus.ensure_all_streams(nc, ns)
+    async with running_relay(database_url, pool, nc) as relay:
+        first = [event(f"seq-{i}") for i in range(20)]
+        for e in first:
+            await commit(pool, ns, e)
+            relay.wake()
+        # T1 writes its row first but commits last; T2 commits meanwhile.
+        t1, t2 = event("t1-commits-last"), event("t2-commits-first")
+        conn1 = await pool.acquire()
+        tx1 = conn1.transaction()
+        await tx1.start()
+        await outbox.enqueue(conn1, t1, ns)
+        await commit(pool, ns, t2)
+        relay.wake()
+        await wait_until(
+            lambda: pool.fetchval("SELECT sent_at IS NOT NULL FROM outbox WHERE id=$1", t2.id),
+            message="t2 published while t1 is still open",
+        )
+        await tx1.commit()
+        await pool.release(conn1)
+        relay.wake()
+        await wait_until(lambda: _zero(pool), message="all sent")
+    ids = ids_of(await stream_messages(nc, ns))
+    assert ids == [str(e.id) for e in [*first, t2, t1]]
+
+
+async def test_two_relays_one_active_and_the_other_takes_over_when_it_dies(
+    database_url: str, pool: asyncpg.Pool, nc: NATS
+) -> None:
+    ns = unique_namespace()
+    await bus.ensure_all_streams(nc, ns)
+    a = outbox.Relay(
+        dsn=database_url, schema=SCHEMA, nc=nc, pool=pool, poll_seconds=0.2, lock_retry_seconds=0.2
+    )
+    b = outbox.Relay(
+        dsn=database_url, schema=SCHEMA, nc=nc, pool=pool, poll_seconds=0.2, lock_retry_seconds=0.2
+    )
+    ta = asyncio.create_task(a.run())
+    await wait_until(lambda: a.active, message="a active")
+    tb = asyncio.create_task(b.run())
+    await asyncio.sleep(1.0)
+    assert a.active and not b.active
+    ta.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await ta
+    await wait_until(lambda: b.active, timeout=5, message="b takes over within 5 s")
+    e = event("after-takeover")
+    await commit(pool, ns, e)
+    b.wake()
+    await wait_until(lambda: _zero(pool), message="sent by b")
+    tb.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await tb
+    assert ids_of(await stream_messages(nc, ns)) == [str(e.id)]
+
+
+async def test_thousand_commits_with_nats_killed_and_restarted_all_arrive_none_twice(
+    database_url: str, tmp_path: Path
+) -> None:
+    server = EmbeddedNats(tmp_path / "nats")
+    server.start()
+    ns = unique_namespace()
+    pool = await bus_schema(database_url, "obx_outage")
+    nc = await bus.connect([server.url], "outage-test")
+    try:
+        await bus.ensure_all_streams(nc, ns)
+        async with running_relay(database_url, pool, nc, schema="obx_outage") as relay:
+            envelopes = [event(f"n-{i}") for i in range(1000)]
+
+            async def writer(chunk: list[object]) -> None:
+                for e in chunk:
+                    await commit(pool, ns, e)
+                    relay.wake()
+
+            writers = [asyncio.create_task(writer(envelopes[i::8])) for i in range(8)]
+            await wait_until(lambda: relay.published >= 150, message="some published")
+            server.kill()  # SIGKILL mid-stream
+            await wait_until(
+                lambda: pool.fetchval("SELECT count(*) >= 600 FROM outbox"),
+                timeout=60,
+                message="commits continue while NATS is down",
+            )
+            server.start()
+            await asyncio.gather(*writers)
+            await wait_until(lambda: _zero(pool), timeout=60, message="all sent after restart")
+        check = await nats.connect(server.url)
+        try:
+            ids = ids_of(await stream_messages(check, ns))
+        finally:
+            await check.close()
+        assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicates"
+        assert set(ids) == {str(e.id) for e in envelopes}
+    finally:
+        await nc.close()
+        await pool.close()
+        server.stop()
+
+
+async def test_replay_publishes_the_ledger_again_under_new_message_ids(
+    database_url: str, pool: asyncpg.Pool, nc: NATS
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    ns = unique_namespace()
+    await bus.ensure_all_streams(nc, ns)
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    async with running_relay(database_url, pool, nc) as relay:
+        envelopes = [event(f"r-{i}") for i in range(5)]
+        await commit(pool, ns, *envelopes)
+        relay.wake()
+        await wait_until(lambda: _zero(pool), message="sent")
+    count = await outbox.replay(pool=pool, nc=nc, since=since, replay_tag="replay-1")
+    assert count >= 5
+    ids = ids_of(await stream_messages(nc, ns))
+    expected = [str(e.id) for e in envelopes]
+    assert ids == expected * 2  # the original run, then the replay, same envelopes
+
+
+def test_servers_fixture_is_real(servers: Servers) -> None:
+    assert servers.admin_url.startswith("postgresql://")
