@@ -51,6 +51,12 @@ class TomoniSettings(BaseSettings):
     relay_lock_retry_seconds: float = Field(default=1.0, gt=0)
     consumer_max_deliver: int = Field(default=8, ge=1)
     consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
+    # How long sent outbox rows (the ledger `tomoni replay` reads) and inbox claims are
+    # kept. The inbox outlives the ledger so a replay of anything still in the ledger
+    # finds its claims.
+    ledger_retention_days: int = Field(default=90, ge=1)
+    inbox_retention_days: int = Field(default=120, ge=1)
+    maintenance_interval_seconds: float = Field(default=3600.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

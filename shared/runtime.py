@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import asyncpg
 from aiohttp import web
 from nats.aio.client import Client as NATS
 
-from shared import bus, db, outbox
+from shared import bus, db, inbox, outbox
 from shared.bus import ConsumerSpec
 from shared.config import TomoniSettings
 from shared.consumer import Consumer, Handler
@@ -119,6 +120,31 @@ async def migrate(settings: TomoniSettings, definition: ServiceDefinition) -> li
         await conn.close()
 
 
+async def maintenance_once(rt: Runtime) -> dict[str, int]:
+    """Purge ledger rows and inbox claims past retention (idempotent)."""
+    now = datetime.now(UTC)
+    purged = {
+        "outbox": await outbox.purge_sent(
+            rt.pool, now - timedelta(days=rt.settings.ledger_retention_days)
+        ),
+        "inbox": await inbox.purge(
+            rt.pool, now - timedelta(days=rt.settings.inbox_retention_days)
+        ),
+    }
+    if any(purged.values()):
+        logger.info("retention purge", extra={"service": rt.definition.name, **purged})
+    return purged
+
+
+async def _maintenance(rt: Runtime) -> None:
+    while True:
+        try:
+            await maintenance_once(rt)
+        except (OSError, asyncpg.PostgresError) as exc:
+            logger.warning("maintenance failed; will retry", extra={"error": type(exc).__name__})
+        await asyncio.sleep(rt.settings.maintenance_interval_seconds)
+
+
 def _lifecycle(definition: ServiceDefinition, settings: TomoniSettings, test_hooks: dict[str, Any]):  # type: ignore[no-untyped-def]
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         if not settings.database_url or not settings.nats_url:
@@ -166,6 +192,7 @@ def _lifecycle(definition: ServiceDefinition, settings: TomoniSettings, test_hoo
             rt.tasks.append(asyncio.create_task(relay.run(), name=f"{definition.name}-relay"))
             for c in rt.consumers:
                 rt.tasks.append(asyncio.create_task(c.run(), name=f"consumer-{c.name}"))
+            rt.tasks.append(asyncio.create_task(_maintenance(rt), name="maintenance"))
             for job in definition.background:
                 rt.tasks.append(asyncio.create_task(job(rt), name=f"{definition.name}-job"))
             yield

@@ -159,3 +159,35 @@ async def test_unknown_api_path_is_a_localized_problem(clients: dict[str, TestCl
     assert body["status"] == 404 and body["code"] == "not_found"
     assert body["title"] != "We could not find this page or item."  # Vietnamese, not English
     assert r.headers["Correlation-Id"] == body["correlation_id"]
+
+
+async def test_retention_purges_old_ledger_rows_and_claims_but_never_unsent_ones(
+    clients: dict[str, TestClient], database_url: str
+) -> None:
+    from shared import inbox, outbox
+    from shared.runtime import maintenance_once
+    from tests.integration.busfixtures import bus_schema
+
+    pool = await bus_schema(database_url, "retention")
+    try:
+        old = "now() - interval '400 days'"
+        for sent in ("now()", "NULL"):
+            await pool.execute(
+                "INSERT INTO outbox (id, subject, event_type, body, created_at, sent_at)"
+                f" VALUES (gen_random_uuid(), 's', 't', '\\x00', {old}, {sent})"
+            )
+        await pool.execute(
+            "INSERT INTO inbox (consumer, event_id, claimed_by, processed_at)"
+            f" VALUES ('c', gen_random_uuid(), 'me', {old}), ('c', gen_random_uuid(), 'me', now())"
+        )
+        cutoff = datetime.now(UTC) - timedelta(days=90)
+        assert await outbox.purge_sent(pool, cutoff) == 1
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 1
+        assert await inbox.purge(pool, cutoff) == 1
+        assert await pool.fetchval("SELECT count(*) FROM inbox") == 1
+        assert await outbox.purge_sent(pool, cutoff) == 0  # idempotent
+    finally:
+        await pool.close()
+    # The service's own maintenance runs the same purge on its schema.
+    rt = clients["registration"].server.app[RUNTIME]
+    assert await maintenance_once(rt) == {"outbox": 0, "inbox": 0}
