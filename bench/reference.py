@@ -25,7 +25,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import asyncpg
 import nats.js.api as api
@@ -140,9 +140,14 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float) ->
     raise RuntimeError(f"bare app did not listen within {timeout}s")
 
 
-class RunningApp(NamedTuple):
+@dataclass(frozen=True)
+class RunningApp:
+    """A started bare app: its base URL, how to stop it, and the pid serving it (this
+    process in ``thread`` mode) so a benchmark can account for its CPU."""
+
     url: str
     stop: Callable[[], None]
+    pid: int
 
 
 def start_bare_insert_app(
@@ -191,7 +196,7 @@ def start_bare_insert_app(
         except BaseException:
             stop_process()
             raise
-        return RunningApp(url, stop_process)
+        return RunningApp(url, stop_process, proc.pid)
 
     ready = threading.Event()
     state: dict[str, Any] = {}
@@ -228,7 +233,7 @@ def start_bare_insert_app(
     if not ready.wait(timeout) or "error" in state:
         stop_thread()
         raise RuntimeError(f"bare app failed to start: {state.get('error', 'timeout')!r}")
-    return RunningApp(url, stop_thread)
+    return RunningApp(url, stop_thread, os.getpid())
 
 
 # -- (b) the bare pipelined publish loop ---------------------------------------------------

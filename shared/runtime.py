@@ -71,6 +71,14 @@ class Runtime:
     consumers: list[Consumer] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     started_at: float = field(default_factory=time.monotonic)
+    # What a service keeps for itself while running (registration's key ring, …).
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def public_url(self) -> str:
+        return (self.settings.public_url or f"http://127.0.0.1:{self.settings.http_port}").rstrip(
+            "/"
+        )
 
     @property
     def namespace(self) -> str:
@@ -127,9 +135,7 @@ async def maintenance_once(rt: Runtime) -> dict[str, int]:
         "outbox": await outbox.purge_sent(
             rt.pool, now - timedelta(days=rt.settings.ledger_retention_days)
         ),
-        "inbox": await inbox.purge(
-            rt.pool, now - timedelta(days=rt.settings.inbox_retention_days)
-        ),
+        "inbox": await inbox.purge(rt.pool, now - timedelta(days=rt.settings.inbox_retention_days)),
     }
     if any(purged.values()):
         logger.info("retention purge", extra={"service": rt.definition.name, **purged})

@@ -8,10 +8,12 @@ from typing import Any
 
 from aiohttp import web
 
-from services.registration import routes, service
+from services.registration import organizers, routes, service
 from services.registration.events import CONSUMERS
+from services.registration.handlers import LIMITS
 from services.registration.settings import RegistrationSettings
 from shared.config import load_settings
+from shared.ratelimit import RateLimiter
 from shared.runtime import Runtime, ServiceDefinition, build_app
 
 HERE = Path(__file__).parent
@@ -28,10 +30,19 @@ DEFINITION = ServiceDefinition(
     prefixes=("/api/registration", "/events", "/console"),
     routes=routes.routes,
     consumers=CONSUMERS,
-    on_start=(_seed_demo,),
+    on_start=(service.load_keys, organizers.ensure_admin, _seed_demo),
 )
 
 
 def create_app(settings: RegistrationSettings | None = None, **overrides: Any) -> web.Application:
     settings = settings or load_settings(RegistrationSettings, **overrides)
-    return build_app(DEFINITION, settings)
+    app = build_app(DEFINITION, settings)
+    on = settings.rate_limit
+    app[LIMITS] = {
+        # A family registering its members, a few retries: generous for a person,
+        # tight for a script.
+        "register": RateLimiter(rate_per_minute=20, burst=10, enabled=on),
+        "login": RateLimiter(rate_per_minute=10, burst=5, enabled=on),
+        "pair": RateLimiter(rate_per_minute=10, burst=5, enabled=on),
+    }
+    return app

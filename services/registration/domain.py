@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from shared.errors import FieldError
@@ -124,3 +124,150 @@ def validate_event(draft: EventDraft) -> list[FieldError]:
 def registration_window(draft: EventDraft, now: datetime) -> tuple[datetime, datetime]:
     """When registration opens (default: now) and closes (default: when the event starts)."""
     return (draft.registration_opens_at or now, draft.registration_closes_at or draft.starts_at)
+
+
+# -- registrations ----------------------------------------------------------------------
+Status = Literal["confirmed", "waitlisted", "pending_review", "rejected", "cancelled"]
+NotifyBy = Literal["email", "sms", "both", "none"]
+ACTIVE: frozenset[str] = frozenset({"confirmed", "waitlisted", "pending_review"})
+MAX_NAME = 100
+MAX_TEXT_ANSWER = 1000
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """A registration request that passed every check, normalized."""
+
+    category: str
+    name: str
+    name_kana: str | None
+    email: str | None
+    phone: str | None  # E.164
+    language: str
+    party_size: int
+    answers: dict[str, object]
+    notify_by: NotifyBy
+
+
+def registration_closed_reason(
+    opens_at: datetime | None, closes_at: datetime | None, starts_at: datetime, now: datetime
+) -> str | None:
+    """``registration_not_open`` / ``registration_closed`` / None (open).
+    Registration opens at ``opens_at`` (default: always) and closes at ``closes_at``
+    (default: when the event starts)."""
+    if opens_at is not None and now < opens_at:
+        return "registration_not_open"
+    if now >= (closes_at or starts_at):
+        return "registration_closed"
+    return None
+
+
+def check_answers(
+    fields: tuple[FormField, ...], answers: dict[str, object]
+) -> tuple[dict[str, object], list[FieldError]]:
+    """Answers keyed by field key, checked against the category's form."""
+    errs: list[FieldError] = []
+    clean: dict[str, object] = {}
+    known = {f.key for f in fields}
+    for key in answers:
+        if key not in known:
+            errs.append(FieldError(f"answers.{key}", "unknown_field"))
+    for f in fields:
+        at = f"answers.{f.key}"
+        value = answers.get(f.key)
+        if value is None or value == "" or (f.type == "checkbox" and value is False and f.required):
+            if f.required:
+                errs.append(FieldError(at, "missing"))
+            continue
+        if f.type == "text":
+            if not isinstance(value, str):
+                errs.append(FieldError(at, "invalid"))
+            elif len(value) > min(f.max_length, MAX_TEXT_ANSWER):
+                errs.append(FieldError(at, "too_long"))
+            else:
+                clean[f.key] = value.strip()
+        elif f.type == "choice":
+            if value not in {c.value for c in f.choices}:
+                errs.append(FieldError(at, "invalid"))
+            else:
+                clean[f.key] = value
+        elif f.type == "checkbox":
+            if not isinstance(value, bool):
+                errs.append(FieldError(at, "invalid"))
+            else:
+                clean[f.key] = value
+        elif f.type == "number":
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (-1_000_000 <= value <= 1_000_000)
+            ):
+                errs.append(FieldError(at, "invalid"))
+            else:
+                clean[f.key] = value
+        elif f.type == "date":
+            try:
+                clean[f.key] = date.fromisoformat(str(value)).isoformat()
+            except ValueError:
+                errs.append(FieldError(at, "invalid"))
+    return clean, errs
+
+
+def first_status(review: bool, fits: bool) -> Status:
+    if review:
+        return "pending_review"
+    return "confirmed" if fits else "waitlisted"
+
+
+def plan_promotions(free: int, waiting: list[tuple[object, int]]) -> list[object]:
+    """Who a freed place goes to: the earliest waiting parties that fit, in order; a
+    party too big for what is left keeps its place and the next one is considered."""
+    chosen: list[object] = []
+    for key, size in waiting:
+        if size <= free:
+            chosen.append(key)
+            free -= size
+        if free <= 0:
+            break
+    return chosen
+
+
+def can_cancel(status: str) -> bool:
+    return status in ACTIVE
+
+
+def can_approve(status: str) -> bool:
+    return status == "pending_review"
+
+
+def can_reject(status: str) -> bool:
+    return status in ACTIVE
+
+
+def display_name(name: str) -> str:
+    """What a volunteer at the gate sees: the name as written, shortened."""
+    name = " ".join(name.split())
+    return name if len(name) <= 40 else name[:39] + "…"
+
+
+def normalize_email(text: str) -> str:
+    """A syntactically valid address, domain lower-cased (raises ValueError)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return str(validate_email(text.strip(), check_deliverability=False).normalized)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def normalize_phone(text: str) -> str:
+    """E.164; Japanese numbers may be written without +81 (090-1234-5678)."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(text.strip(), "JP")
+    except phonenumbers.NumberParseException:
+        raise ValueError("unparsable") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("invalid")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from services.registration.domain import Category, EventDraft
+from services.registration.domain import Category, Choice, EventDraft, FormField
 
 
 def _category_fields(cat: Category) -> list[dict[str, Any]]:
@@ -91,3 +91,287 @@ async def upsert_event(conn: asyncpg.Connection, draft: EventDraft) -> int:
 
 async def event_exists(conn: asyncpg.Connection | asyncpg.Pool, slug: str) -> bool:
     return bool(await conn.fetchval("SELECT true FROM events WHERE slug = $1", slug))
+
+
+# -- reading events ---------------------------------------------------------------------
+def _category_from(row: asyncpg.Record) -> Category:
+    fields = tuple(
+        FormField(
+            key=f["key"],
+            type=f["type"],
+            label=f["label"],
+            required=f.get("required", False),
+            choices=tuple(Choice(c["value"], c["label"]) for c in f.get("choices", ())),
+            max_length=f.get("max_length", 500),
+        )
+        for f in row["fields"]
+    )
+    return Category(
+        code=row["code"],
+        title=row["title"],
+        capacity=row["capacity"],
+        max_party_size=row["max_party_size"],
+        review=row["review"],
+        reentry=row["reentry"],
+        description=row["description"],
+        fields=fields,
+        opens_at=row["opens_at"],
+        closes_at=row["closes_at"],
+    )
+
+
+async def load_event(conn: asyncpg.Connection | asyncpg.Pool, slug: str) -> EventDraft | None:
+    row = await conn.fetchrow("SELECT * FROM events WHERE slug = $1", slug)
+    if row is None:
+        return None
+    cats = await conn.fetch(
+        "SELECT * FROM categories WHERE event_slug = $1 ORDER BY position", slug
+    )
+    return EventDraft(
+        slug=row["slug"],
+        kind=row["kind"],
+        title=row["title"],
+        venue=row["venue"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        categories=tuple(_category_from(c) for c in cats),
+        description=row["description"],
+        venue_map_url=row["venue_map_url"],
+        timezone=row["timezone"],
+        registration_opens_at=row["registration_opens_at"],
+        registration_closes_at=row["registration_closes_at"],
+        retention_days=row["retention_days"],
+        public=row["public"],
+    )
+
+
+async def category_counts(
+    conn: asyncpg.Connection | asyncpg.Pool, slug: str
+) -> list[asyncpg.Record]:
+    """Capacity and the counters kept with each write, per category, in form order."""
+    return await conn.fetch(
+        "SELECT code, capacity, confirmed_people, waitlist_people, pending_people,"
+        " (SELECT count(*) FROM registrations r WHERE r.event_slug = c.event_slug"
+        "   AND r.category_code = c.code AND r.status = 'waitlisted') AS waitlist_parties"
+        " FROM categories c WHERE event_slug = $1 ORDER BY position",
+        slug,
+    )
+
+
+async def public_events(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    return await pool.fetch("SELECT slug FROM events WHERE public ORDER BY starts_at, slug")
+
+
+# -- capacity: decided in one statement each, under the category row's lock -------------
+async def take_places(conn: asyncpg.Connection, slug: str, code: str, people: int) -> bool:
+    """Confirm ``people`` if they fit, else count them as waiting: one statement that
+    locks the category row, decides against the latest committed counts and moves the
+    counters, so the decision and everything the caller writes after it happen under
+    the same lock (the row stays locked until the transaction ends)."""
+    fits = await conn.fetchval(
+        """
+        WITH cur AS (
+            SELECT capacity - confirmed_people >= $3 AS fits FROM categories
+            WHERE event_slug = $1 AND code = $2 FOR NO KEY UPDATE
+        )
+        UPDATE categories SET
+            confirmed_people = confirmed_people + CASE WHEN cur.fits THEN $3 ELSE 0 END,
+            waitlist_people = waitlist_people + CASE WHEN cur.fits THEN 0 ELSE $3 END
+        FROM cur WHERE event_slug = $1 AND code = $2
+        RETURNING cur.fits
+        """,
+        slug,
+        code,
+        people,
+    )
+    return bool(fits)
+
+
+async def adjust_counters(
+    conn: asyncpg.Connection,
+    slug: str,
+    code: str,
+    *,
+    confirmed: int = 0,
+    waitlist: int = 0,
+    pending: int = 0,
+) -> asyncpg.Record:
+    """Move counters by the given amounts; return the category's capacity and counters."""
+    row = await conn.fetchrow(
+        "UPDATE categories SET confirmed_people = confirmed_people + $3,"
+        " waitlist_people = waitlist_people + $4, pending_people = pending_people + $5"
+        " WHERE event_slug = $1 AND code = $2"
+        " RETURNING capacity, confirmed_people, waitlist_people, pending_people",
+        slug,
+        code,
+        confirmed,
+        waitlist,
+        pending,
+    )
+    assert row is not None
+    return row
+
+
+async def lock_category(conn: asyncpg.Connection, slug: str, code: str) -> asyncpg.Record:
+    """Lock the category row first: every writer takes category → registrations, so two
+    changes to one category never deadlock."""
+    row = await conn.fetchrow(
+        "SELECT capacity, confirmed_people, allow_duplicates FROM categories"
+        " WHERE event_slug = $1 AND code = $2 FOR NO KEY UPDATE",
+        slug,
+        code,
+    )
+    assert row is not None
+    return row
+
+
+async def waiting_parties(conn: asyncpg.Connection, slug: str, code: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM registrations WHERE event_slug = $1 AND category_code = $2"
+        " AND status = 'waitlisted' ORDER BY waitlist_seq FOR UPDATE",
+        slug,
+        code,
+    )
+
+
+async def waitlist_position(
+    conn: asyncpg.Connection | asyncpg.Pool, reg: asyncpg.Record
+) -> int | None:
+    if reg["status"] != "waitlisted":
+        return None
+    value: int = await conn.fetchval(
+        "SELECT count(*) FROM registrations WHERE event_slug = $1 AND category_code = $2"
+        " AND status = 'waitlisted' AND waitlist_seq <= $3",
+        reg["event_slug"],
+        reg["category_code"],
+        reg["waitlist_seq"],
+    )
+    return value
+
+
+# -- registrations ----------------------------------------------------------------------
+async def insert_registration(conn: asyncpg.Connection, **values: Any) -> asyncpg.Record:
+    cols = ", ".join(values)
+    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    row = await conn.fetchrow(
+        f"INSERT INTO registrations ({cols}) VALUES ({params}) RETURNING *", *values.values()
+    )
+    assert row is not None
+    return row
+
+
+async def set_status(
+    conn: asyncpg.Connection, reg_id: Any, status: str, *, waitlisted: bool = False
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "UPDATE registrations SET status = $2, updated_at = now(),"
+        " waitlist_seq = CASE WHEN $3 THEN nextval('waitlist_order') ELSE NULL END"
+        " WHERE id = $1 RETURNING *",
+        reg_id,
+        status,
+        waitlisted,
+    )
+    assert row is not None
+    return row
+
+
+async def get_registration(
+    conn: asyncpg.Connection | asyncpg.Pool, reg_id: Any, *, lock: bool = False
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM registrations WHERE id = $1" + (" FOR UPDATE" if lock else ""), reg_id
+    )
+
+
+async def insert_ticket(conn: asyncpg.Connection, **values: Any) -> None:
+    cols = ", ".join(values)
+    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    await conn.execute(f"INSERT INTO tickets ({cols}) VALUES ({params})", *values.values())
+
+
+async def active_ticket(
+    conn: asyncpg.Connection | asyncpg.Pool, reg_id: Any
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM tickets WHERE registration_id = $1 AND status = 'active'", reg_id
+    )
+
+
+async def revoke_ticket(conn: asyncpg.Connection, reg_id: Any) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "UPDATE tickets SET status = 'revoked', revoked_at = now()"
+        " WHERE registration_id = $1 AND status = 'active' RETURNING *",
+        reg_id,
+    )
+
+
+async def ticket_by_id(pool: asyncpg.Pool, ticket_id: Any) -> asyncpg.Record | None:
+    return await pool.fetchrow("SELECT * FROM tickets WHERE id = $1", ticket_id)
+
+
+# -- idempotency ------------------------------------------------------------------------
+async def claim_idempotency_key(conn: asyncpg.Connection, key: str, request_hash: bytes) -> bool:
+    """True if this transaction owns the key; a concurrent claim waits for it to end."""
+    return bool(
+        await conn.fetchval(
+            "INSERT INTO idempotency_keys (key, request_hash) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING RETURNING true",
+            key,
+            request_hash,
+        )
+    )
+
+
+async def stored_answer(conn: asyncpg.Connection, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT request_hash, status, response FROM idempotency_keys WHERE key = $1", key
+    )
+
+
+async def store_answer(conn: asyncpg.Connection, key: str, status: int, response: Any) -> None:
+    await conn.execute(
+        "UPDATE idempotency_keys SET status = $2, response = $3 WHERE key = $1",
+        key,
+        status,
+        response,
+    )
+
+
+async def list_registrations(
+    pool: asyncpg.Pool,
+    slug: str,
+    *,
+    after: tuple[Any, Any] | None,
+    limit: int,
+    status: str | None = None,
+    category: str | None = None,
+    language: str | None = None,
+    query: str | None = None,
+) -> list[asyncpg.Record]:
+    """Keyset pagination by (created_at, id)."""
+    return await pool.fetch(
+        """
+        SELECT r.*, (SELECT count(*) FROM registrations w
+                     WHERE w.event_slug = r.event_slug AND w.category_code = r.category_code
+                       AND w.status = 'waitlisted' AND w.waitlist_seq <= r.waitlist_seq)
+                    AS position
+        FROM registrations r
+        WHERE r.event_slug = $1
+          AND ($2::timestamptz IS NULL OR (r.created_at, r.id) > ($2, $3::uuid))
+          AND ($5::text IS NULL OR r.status = $5)
+          AND ($6::text IS NULL OR r.category_code = $6)
+          AND ($7::text IS NULL OR r.language = $7)
+          AND ($8::text IS NULL OR r.name ILIKE '%' || $8 || '%' OR r.email ILIKE '%' || $8 || '%'
+               OR r.phone LIKE '%' || $8 || '%' OR r.name_kana ILIKE '%' || $8 || '%')
+        ORDER BY r.created_at, r.id
+        LIMIT $4
+        """,
+        slug,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+        status,
+        category,
+        language,
+        query,
+    )

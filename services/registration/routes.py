@@ -1,10 +1,126 @@
-"""Registration's URL table. Health and the OpenAPI document are added by the runtime;
-attendee, organizer and device routes come with the registration capability."""
+"""Registration's URL table (the HTTP contract), readable at a glance."""
 
 from __future__ import annotations
 
+from services.registration import handlers as h
+from services.registration import schemas as s
 from shared.openapi import Route
+
+API = "/api/registration"
+ORG = ("organizer",)
 
 
 def routes() -> list[Route]:
-    return []
+    return [
+        Route(
+            "GET",
+            f"{API}/events",
+            h.list_events,
+            "Public events with places left",
+            responses={200: s.EventList},
+        ),
+        Route(
+            "POST",
+            f"{API}/events",
+            h.create_event,
+            "Create an event",
+            body=s.EventIn,
+            responses={201: s.EventOut},
+            security=ORG,
+        ),
+        Route(
+            "GET",
+            f"{API}/events/{{slug}}",
+            h.get_event,
+            "One public event",
+            responses={200: s.EventOut},
+        ),
+        Route(
+            "PUT",
+            f"{API}/events/{{slug}}",
+            h.update_event,
+            "Change an event",
+            body=s.EventIn,
+            responses={200: s.EventOut},
+            security=ORG,
+        ),
+        Route(
+            "POST",
+            f"{API}/events/{{slug}}/registrations",
+            h.create_registration,
+            "Register (Idempotency-Key makes a retry safe)",
+            body=s.RegistrationIn,
+            responses={201: s.RegistrationCreated},
+        ),
+        Route(
+            "GET",
+            f"{API}/events/{{slug}}/registrations",
+            h.list_registrations,
+            "Registrations of an event (JSON, or CSV with Accept: text/csv)",
+            responses={200: s.RegistrationPage},
+            security=ORG,
+        ),
+        Route(
+            "GET",
+            f"{API}/registrations/{{id}}",
+            h.get_registration,
+            "Your registration (X-Registration-Secret)",
+            responses={200: s.RegistrationOut},
+            security=("registrationSecret",),
+        ),
+        Route(
+            "POST",
+            f"{API}/registrations/{{id}}/cancel",
+            h.cancel_registration,
+            "Cancel (X-Registration-Secret, or an organizer)",
+            responses={200: s.RegistrationOut},
+            security=("registrationSecret",),
+        ),
+        Route(
+            "POST",
+            f"{API}/registrations/{{id}}/approve",
+            h.approve_registration,
+            "Approve an application",
+            responses={200: s.RegistrationOut},
+            security=ORG,
+        ),
+        Route(
+            "POST",
+            f"{API}/registrations/{{id}}/reject",
+            h.reject_registration,
+            "Reject an application",
+            responses={200: s.RegistrationOut},
+            security=ORG,
+        ),
+        Route(
+            "GET",
+            f"{API}/keys",
+            h.keys,
+            "Public keys that verify ticket tokens",
+            responses={200: s.Keys},
+        ),
+        Route(
+            "GET",
+            f"{API}/tickets/{{id}}/qr.{{fmt:png|svg}}",
+            h.ticket_image,
+            "A ticket's QR image (the link carries its own key)",
+            public_api=False,
+        ),
+        Route(
+            "POST",
+            f"{API}/auth/login",
+            h.login,
+            "Organizer login",
+            body=s.LoginIn,
+            responses={200: s.LoginOut},
+        ),
+        Route(
+            "POST",
+            f"{API}/organizers",
+            h.create_organizer,
+            "Add an organizer (admin)",
+            body=s.OrganizerIn,
+            responses={201: s.OrganizerOut},
+            security=ORG,
+        ),
+    ]

@@ -1,23 +1,54 @@
 """Registration's use cases. Each owns its transaction: the state change and the events
-it causes commit together (outbox), or neither does."""
+it causes commit together (outbox), or neither does. Capacity is decided by one
+conditional UPDATE or under the category row's lock, never read-then-write in Python.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from datetime import date
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
 
-from services.registration import repository
-from services.registration.domain import EventDraft, validate_event
+import asyncpg
+
+from services.registration import domain, repository
+from services.registration.domain import Applicant, Category, EventDraft, validate_event
 from services.registration.events import event_published
+from shared.contracts import registration as c
 from shared.db import advisory_key, transaction
-from shared.errors import ValidationFailed
-from shared.events import envelope_for
+from shared.errors import Conflict, FieldError, NotFound, ValidationFailed
+from shared.events import Contract, envelope_for
+from shared.i18n import LANGUAGES
+from shared.ids import new_secret, uuid7
 from shared.logging import correlation_id
 from shared.runtime import Runtime
+from shared.security import KeyRing, digest, same_digest, sign_ticket
 
 logger = logging.getLogger(__name__)
 
+KEYS = "keys"
 
+
+def keyring(rt: Runtime) -> KeyRing:
+    ring: KeyRing = rt.state[KEYS]
+    return ring
+
+
+async def load_keys(rt: Runtime) -> None:
+    rt.state[KEYS] = KeyRing.load_or_create(rt.settings.data_dir / "keys")
+
+
+async def _publish(rt: Runtime, conn: asyncpg.Connection, slug: str, *facts: Contract) -> None:
+    await rt.publish(
+        conn, *(envelope_for(f, event=slug, correlation_id=correlation_id.get()) for f in facts)
+    )
+
+
+# -- events -----------------------------------------------------------------------------
 async def save_event(rt: Runtime, draft: EventDraft) -> int:
     """Create or change an event; publish ``event.published``. Returns its revision."""
     errors = validate_event(draft)
@@ -25,14 +56,7 @@ async def save_event(rt: Runtime, draft: EventDraft) -> int:
         raise ValidationFailed(errors)
     async with transaction(rt.pool) as conn:
         revision = await repository.upsert_event(conn, draft)
-        await rt.publish(
-            conn,
-            envelope_for(
-                event_published(draft, revision),
-                event=draft.slug,
-                correlation_id=correlation_id.get(),
-            ),
-        )
+        await _publish(rt, conn, draft.slug, event_published(draft, revision))
     rt.committed()
     return revision
 
@@ -58,3 +82,450 @@ async def seed_demo(rt: Runtime, today: date) -> list[str]:
     if added:
         logger.info("demo events seeded", extra={"events": added})
     return added
+
+
+async def get_event(rt: Runtime, slug: str) -> EventDraft:
+    event = await repository.load_event(rt.pool, slug)
+    if event is None or not event.public:
+        raise NotFound()
+    return event
+
+
+# -- registering ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RegistrationRequest:
+    category: str
+    name: str
+    language: str
+    party_size: int = 1
+    name_kana: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    answers: dict[str, Any] | None = None
+    notify_by: str | None = None
+
+
+def validate_request(
+    event: EventDraft, req: RegistrationRequest, now: datetime, *, staff: bool = False
+) -> tuple[Category, Applicant]:
+    """Every problem at once, as field errors; or the normalized applicant."""
+    errs: list[FieldError] = []
+    category = next((x for x in event.categories if x.code == req.category), None)
+    if category is None:
+        raise ValidationFailed([FieldError("category", "unknown")])
+    reason = domain.registration_closed_reason(
+        category.opens_at or event.registration_opens_at,
+        category.closes_at or event.registration_closes_at,
+        event.starts_at,
+        now,
+    )
+    if reason and not staff:
+        raise Conflict(code=reason)
+    name = " ".join(req.name.split())
+    if not name:
+        errs.append(FieldError("name", "missing"))
+    if req.language not in LANGUAGES:
+        errs.append(FieldError("language", "unknown"))
+    if not 1 <= req.party_size <= category.max_party_size:
+        errs.append(FieldError("party_size", "too_large" if req.party_size > 1 else "invalid"))
+    email = phone = None
+    if req.email:
+        try:
+            email = domain.normalize_email(req.email)
+        except ValueError:
+            errs.append(FieldError("email", "invalid"))
+    if req.phone:
+        try:
+            phone = domain.normalize_phone(req.phone)
+        except ValueError:
+            errs.append(FieldError("phone", "invalid"))
+    if not req.email and not req.phone and not staff:
+        errs.append(FieldError("email", "contact_missing"))
+    notify_by = req.notify_by or ("email" if req.email else "sms" if req.phone else "none")
+    if notify_by in ("email", "both") and not req.email and not errs:
+        errs.append(FieldError("email", "missing"))
+    if notify_by in ("sms", "both") and not req.phone and not errs:
+        errs.append(FieldError("phone", "missing"))
+    answers, answer_errs = domain.check_answers(category.fields, req.answers or {})
+    errs += answer_errs
+    if errs:
+        raise ValidationFailed(errs)
+    return category, Applicant(
+        category=category.code,
+        name=name,
+        name_kana=(req.name_kana or "").strip() or None,
+        email=email,
+        phone=phone,
+        language=req.language,
+        party_size=req.party_size,
+        answers=answers,
+        notify_by=notify_by,  # type: ignore[arg-type]
+    )
+
+
+def request_hash(slug: str, body: dict[str, Any]) -> bytes:
+    return hashlib.sha256(json.dumps([slug, body], sort_keys=True, default=str).encode()).digest()
+
+
+def manage_url(rt: Runtime, reg_id: uuid.UUID, secret: str) -> str:
+    return f"{rt.public_url}/events/r/{reg_id}/{secret}"
+
+
+def _contact(reg: asyncpg.Record) -> c.Contact:
+    return c.Contact(
+        name=reg["name"],
+        email=reg["email"],
+        phone=reg["phone"],
+        language=reg["language"],
+        notify_by=reg["notify_by"],
+    )
+
+
+def _fact(reg: asyncpg.Record, url: str | None) -> dict[str, Any]:
+    return {
+        "registration_id": reg["id"],
+        "category": reg["category_code"],
+        "party_size": reg["party_size"],
+        "contact": _contact(reg),
+        "manage_url": url,
+    }
+
+
+async def _issue_ticket(
+    rt: Runtime, conn: asyncpg.Connection, reg: asyncpg.Record, revision: int = 1
+) -> tuple[dict[str, Any], c.TicketIssued, c.TicketInfo]:
+    """Sign a ticket for a confirmed registration. Returns the API view (with image URLs
+    carrying their own capability), the ``ticket.issued`` fact and the ticket info."""
+    key = keyring(rt).active
+    ticket_id = uuid7()
+    qr_text = sign_ticket(key, ticket_id, reg["event_slug"])
+    image_key = new_secret(16)
+    await repository.insert_ticket(
+        conn,
+        id=ticket_id,
+        registration_id=reg["id"],
+        event_slug=reg["event_slug"],
+        kid=key.kid_text,
+        qr_text=qr_text,
+        image_key_hash=digest(image_key),
+        status="active",
+    )
+    issued = c.TicketIssued(
+        ticket_id=ticket_id,
+        registration_id=reg["id"],
+        category=reg["category_code"],
+        party_size=reg["party_size"],
+        display_name=domain.display_name(reg["name"]),
+        language=reg["language"],
+        kid=key.kid_text,
+        revision=revision,
+    )
+    return (
+        ticket_view(ticket_id, qr_text, image_key),
+        issued,
+        c.TicketInfo(id=ticket_id, qr_text=qr_text),
+    )
+
+
+def ticket_view(ticket_id: uuid.UUID, qr_text: str, image_key: str | None) -> dict[str, Any]:
+    view: dict[str, Any] = {"id": str(ticket_id), "qr_text": qr_text}
+    if image_key:
+        base = f"/api/registration/tickets/{ticket_id}/qr"
+        view["qr_png_url"] = f"{base}.png?k={image_key}"
+        view["qr_svg_url"] = f"{base}.svg?k={image_key}"
+    return view
+
+
+async def register(
+    rt: Runtime,
+    slug: str,
+    req: RegistrationRequest,
+    *,
+    idempotency_key: str | None = None,
+    body_for_hash: dict[str, Any] | None = None,
+    organizer_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+    unsafe_no_capacity_lock: bool = False,
+) -> tuple[int, dict[str, Any]]:
+    """Register one party. Returns (HTTP status, answer). With an idempotency key, the same
+    key and body return the first answer and store nothing new.
+
+    ``unsafe_no_capacity_lock`` exists for the concurrency test's control run only: it
+    decides capacity by reading and then writing, which oversells."""
+    now = now or datetime.now(UTC)
+    event = await repository.load_event(rt.pool, slug)
+    if event is None or (not event.public and organizer_id is None):
+        raise NotFound()
+    category, applicant = validate_request(event, req, now, staff=organizer_id is not None)
+    key = f"{slug}:{idempotency_key}" if idempotency_key else None
+    fingerprint = request_hash(slug, body_for_hash or req.__dict__)
+    secret = new_secret()
+    reg_id = uuid7()
+    url = manage_url(rt, reg_id, secret)
+    try:
+        async with transaction(rt.pool) as conn:
+            if key is not None and not await repository.claim_idempotency_key(
+                conn, key, fingerprint
+            ):
+                stored = await repository.stored_answer(conn, key)
+                assert stored is not None
+                if bytes(stored["request_hash"]) != fingerprint:
+                    raise ValidationFailed(
+                        [FieldError("Idempotency-Key", "idempotency_key_reused")]
+                    )
+                return int(stored["status"]), dict(stored["response"])
+            cat_row = await conn.fetchrow(
+                "SELECT allow_duplicates FROM categories WHERE event_slug=$1 AND code=$2",
+                slug,
+                category.code,
+            )
+            reg = await repository.insert_registration(
+                conn,
+                id=reg_id,
+                event_slug=slug,
+                category_code=category.code,
+                status=domain.first_status(category.review, True),
+                name=applicant.name,
+                name_kana=applicant.name_kana,
+                email=applicant.email,
+                phone=applicant.phone,
+                language=applicant.language,
+                party_size=applicant.party_size,
+                answers=applicant.answers,
+                notify_by=applicant.notify_by,
+                secret_hash=digest(secret),
+                dup_guard=not (cat_row and cat_row["allow_duplicates"]),
+                created_by=organizer_id,
+            )
+            answer: dict[str, Any] = {"id": str(reg_id), "manage_url": url, "secret": secret}
+            fact = _fact(reg, url)
+            if category.review:
+                await repository.adjust_counters(
+                    conn, slug, category.code, pending=reg["party_size"]
+                )
+                await _publish(rt, conn, slug, c.RegistrationPendingReview(**fact))
+                answer["status"] = "pending_review"
+            else:
+                if unsafe_no_capacity_lock:
+                    fits = await _unsafe_read_then_write(
+                        conn, slug, category.code, reg["party_size"]
+                    )
+                else:
+                    fits = await repository.take_places(
+                        conn, slug, category.code, reg["party_size"]
+                    )
+                if fits:
+                    view, issued, info = await _issue_ticket(rt, conn, reg)
+                    await _publish(
+                        rt, conn, slug, c.RegistrationConfirmed(**fact, ticket=info), issued
+                    )
+                    answer.update(status="confirmed", ticket=view)
+                else:
+                    reg = await repository.set_status(conn, reg_id, "waitlisted", waitlisted=True)
+                    position = await repository.waitlist_position(conn, reg)
+                    assert position is not None
+                    await _publish(
+                        rt, conn, slug, c.RegistrationWaitlisted(**fact, position=position)
+                    )
+                    answer.update(status="waitlisted", waitlist_position=position)
+            if key is not None:
+                await repository.store_answer(conn, key, 201, answer)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name in ("one_active_per_email", "one_active_per_phone"):
+            raise Conflict(code="duplicate_registration") from None
+        raise
+    rt.committed()
+    logger.info(
+        "registration stored",
+        extra={"registration": str(reg_id), "event": slug, "status": answer["status"]},
+    )
+    return 201, answer
+
+
+async def _unsafe_read_then_write(
+    conn: asyncpg.Connection, slug: str, code: str, people: int
+) -> bool:
+    """The bug the capacity test must catch: check, then write, without a lock."""
+    row = await conn.fetchrow(
+        "SELECT capacity, confirmed_people FROM categories WHERE event_slug=$1 AND code=$2",
+        slug,
+        code,
+    )
+    assert row is not None
+    if row["confirmed_people"] + people > row["capacity"]:
+        await conn.execute(
+            "UPDATE categories SET waitlist_people = waitlist_people + $3"
+            " WHERE event_slug=$1 AND code=$2",
+            slug,
+            code,
+            people,
+        )
+        return False
+    import asyncio
+
+    await asyncio.sleep(0.005)  # the gap in which another request reads the same count
+    await conn.execute(
+        "UPDATE categories SET confirmed_people = $3 WHERE event_slug=$1 AND code=$2",
+        slug,
+        code,
+        row["confirmed_people"] + people,
+    )
+    return True
+
+
+# -- the attendee's own registration ----------------------------------------------------
+async def find_own(rt: Runtime, reg_id: uuid.UUID, secret: str) -> asyncpg.Record:
+    """The registration if ``secret`` is its own; NotFound otherwise (no enumeration)."""
+    reg = await repository.get_registration(rt.pool, reg_id)
+    if reg is None or not same_digest(secret, reg["secret_hash"]):
+        raise NotFound()
+    return reg
+
+
+async def view(rt: Runtime, reg: asyncpg.Record) -> dict[str, Any]:
+    ticket = await repository.active_ticket(rt.pool, reg["id"])
+    out: dict[str, Any] = {
+        "id": str(reg["id"]),
+        "event": reg["event_slug"],
+        "category": reg["category_code"],
+        "status": reg["status"],
+        "name": reg["name"],
+        "name_kana": reg["name_kana"],
+        "email": reg["email"],
+        "phone": reg["phone"],
+        "language": reg["language"],
+        "party_size": reg["party_size"],
+        "answers": reg["answers"],
+        "notify_by": reg["notify_by"],
+        "waitlist_position": await repository.waitlist_position(rt.pool, reg),
+        "created_at": reg["created_at"].isoformat(),
+        "ticket": None,
+    }
+    if ticket is not None:
+        out["ticket"] = {"id": str(ticket["id"]), "qr_text": ticket["qr_text"]}
+    return out
+
+
+async def cancel(rt: Runtime, reg_id: uuid.UUID, *, by: str) -> asyncpg.Record:
+    """Cancel; free the places and promote whoever fits next, in the same transaction.
+    Cancelling a cancelled registration changes nothing (a retry is harmless)."""
+    return await _end(rt, reg_id, new_status="cancelled", by=by)
+
+
+async def reject(rt: Runtime, reg_id: uuid.UUID) -> asyncpg.Record:
+    return await _end(rt, reg_id, new_status="rejected", by="organizer")
+
+
+async def _end(rt: Runtime, reg_id: uuid.UUID, *, new_status: str, by: str) -> asyncpg.Record:
+    peek = await repository.get_registration(rt.pool, reg_id)
+    if peek is None:
+        raise NotFound()
+    slug, code = peek["event_slug"], peek["category_code"]
+    async with transaction(rt.pool) as conn:
+        await repository.lock_category(conn, slug, code)
+        reg = await repository.get_registration(conn, reg_id, lock=True)
+        assert reg is not None
+        allowed = domain.can_cancel if new_status == "cancelled" else domain.can_reject
+        if not allowed(reg["status"]):
+            if reg["status"] == new_status:
+                return reg
+            raise Conflict(code="not_allowed_in_this_status")
+        previous = reg["status"]
+        updated = await repository.set_status(conn, reg_id, new_status)
+        size = reg["party_size"]
+        await repository.adjust_counters(
+            conn,
+            slug,
+            code,
+            confirmed=-size if previous == "confirmed" else 0,
+            waitlist=-size if previous == "waitlisted" else 0,
+            pending=-size if previous == "pending_review" else 0,
+        )
+        facts: list[Contract] = []
+        ticket = await repository.revoke_ticket(conn, reg_id)
+        if ticket is not None:
+            facts.append(
+                c.TicketRevoked(
+                    ticket_id=ticket["id"],
+                    registration_id=reg_id,
+                    reason="cancelled" if new_status == "cancelled" else "rejected",
+                )
+            )
+        base = _fact(updated, None)
+        if new_status == "cancelled":
+            facts.insert(0, c.RegistrationCancelled(**base, previous_status=previous, by=by))  # type: ignore[arg-type]
+        else:
+            facts.insert(0, c.RegistrationRejected(**base))
+        await _publish(rt, conn, slug, *facts)
+        if previous == "confirmed":
+            await _promote(rt, conn, slug, code)
+    rt.committed()
+    return updated
+
+
+async def _promote(rt: Runtime, conn: asyncpg.Connection, slug: str, code: str) -> int:
+    """Give freed places to the earliest waiting parties that fit. The caller holds the
+    category row's lock."""
+    cat = await conn.fetchrow(
+        "SELECT capacity - confirmed_people AS free FROM categories"
+        " WHERE event_slug=$1 AND code=$2",
+        slug,
+        code,
+    )
+    assert cat is not None
+    if cat["free"] <= 0:
+        return 0
+    waiting = await repository.waiting_parties(conn, slug, code)
+    chosen = set(domain.plan_promotions(cat["free"], [(r["id"], r["party_size"]) for r in waiting]))
+    for r in waiting:
+        if r["id"] not in chosen:
+            continue
+        reg = await repository.set_status(conn, r["id"], "confirmed")
+        await repository.adjust_counters(
+            conn, slug, code, confirmed=reg["party_size"], waitlist=-reg["party_size"]
+        )
+        _, issued, info = await _issue_ticket(rt, conn, reg)
+        # The promoted person's manage link is theirs already; notify re-sends it from
+        # its own copy, so no secret is needed here.
+        await _publish(
+            rt, conn, slug, c.RegistrationPromoted(**_fact(reg, None), ticket=info), issued
+        )
+    return len(chosen)
+
+
+async def approve(rt: Runtime, reg_id: uuid.UUID) -> asyncpg.Record:
+    peek = await repository.get_registration(rt.pool, reg_id)
+    if peek is None:
+        raise NotFound()
+    slug, code = peek["event_slug"], peek["category_code"]
+    async with transaction(rt.pool) as conn:
+        await repository.lock_category(conn, slug, code)
+        reg = await repository.get_registration(conn, reg_id, lock=True)
+        assert reg is not None
+        if not domain.can_approve(reg["status"]):
+            if reg["status"] in ("confirmed", "waitlisted"):
+                return reg  # approved already: a retry changes nothing
+            raise Conflict(code="not_allowed_in_this_status")
+        size = reg["party_size"]
+        await repository.adjust_counters(conn, slug, code, pending=-size)
+        if await repository.take_places(conn, slug, code, size):  # or counts them as waiting
+            reg = await repository.set_status(conn, reg_id, "confirmed")
+            _, issued, info = await _issue_ticket(rt, conn, reg)
+            await _publish(
+                rt,
+                conn,
+                slug,
+                c.RegistrationApproved(**_fact(reg, None), status="confirmed", ticket=info),
+                issued,
+            )
+        else:
+            reg = await repository.set_status(conn, reg_id, "waitlisted", waitlisted=True)
+            position = await repository.waitlist_position(conn, reg)
+            await _publish(
+                rt,
+                conn,
+                slug,
+                c.RegistrationApproved(**_fact(reg, None), status="waitlisted", position=position),
+            )
+    rt.committed()
+    return reg

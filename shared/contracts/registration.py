@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,3 +37,96 @@ class EventPublished(Contract):
     retention_days: int = 90
     categories: list[CategorySummary] = Field(default_factory=list)
     revision: int = 1
+
+
+class Contact(BaseModel):
+    """Who to tell, and how. Only notify keeps it; checkin and stamprally never get it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    language: str
+    notify_by: str = "email"
+
+
+class TicketInfo(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: UUID
+    qr_text: str
+
+
+class _RegistrationFact(Contract):
+    registration_id: UUID
+    category: str
+    party_size: int
+    contact: Contact
+    manage_url: str | None = None  # given when the registration is made
+
+
+@contract("registration", "registration.confirmed")
+class RegistrationConfirmed(_RegistrationFact):
+    ticket: TicketInfo
+
+
+@contract("registration", "registration.waitlisted")
+class RegistrationWaitlisted(_RegistrationFact):
+    position: int
+
+
+@contract("registration", "registration.pending_review")
+class RegistrationPendingReview(_RegistrationFact):
+    """An application (speech contestant, booth exhibitor) arrived for screening."""
+
+
+@contract("registration", "registration.promoted")
+class RegistrationPromoted(_RegistrationFact):
+    ticket: TicketInfo
+
+
+@contract("registration", "registration.approved")
+class RegistrationApproved(_RegistrationFact):
+    status: Literal["confirmed", "waitlisted"]
+    ticket: TicketInfo | None = None
+    position: int | None = None
+
+
+@contract("registration", "registration.rejected")
+class RegistrationRejected(_RegistrationFact):
+    pass
+
+
+@contract("registration", "registration.cancelled")
+class RegistrationCancelled(_RegistrationFact):
+    previous_status: str
+    by: Literal["attendee", "organizer"]
+
+
+@contract("registration", "registration.changed")
+class RegistrationChanged(_RegistrationFact):
+    """Contact, language or party size changed (self-service)."""
+
+
+@contract("registration", "ticket.issued")
+class TicketIssued(Contract):
+    """A ticket checkin and stamprally may admit. ``revision`` grows when the party size
+    or language changes; consumers keep the newest. Nothing personal beyond a display
+    name."""
+
+    ticket_id: UUID
+    registration_id: UUID
+    category: str
+    party_size: int
+    display_name: str
+    language: str
+    kid: str
+    revision: int = 1
+
+
+@contract("registration", "ticket.revoked")
+class TicketRevoked(Contract):
+    ticket_id: UUID
+    registration_id: UUID
+    reason: Literal["cancelled", "rejected"]

@@ -1,0 +1,247 @@
+"""Signing and secrets.
+
+* Ticket tokens: the whole content of a ticket's QR code. Compact, signed with Ed25519,
+  naming no person; any scanner verifies one offline with the published public keys.
+  The byte layout is documented in ``docs/tickets.md``:
+
+      byte 0        version (1)
+      bytes 1–4     key id (first 4 bytes of SHA-256 of the raw public key)
+      bytes 5–20    ticket id (UUID, 16 bytes)
+      bytes 21–24   event tag (first 4 bytes of SHA-256 of the event slug, UTF-8)
+      bytes 25–88   Ed25519 signature of b"tomoni-ticket-v1\\0" + bytes 0–24
+
+  encoded as ``T1.`` + RFC 4648 base32 without padding (upper case: QR alphanumeric mode,
+  so 146 characters fit a version 6 QR code at error correction M).
+* Keys: a key ring in a folder (``<data dir>/keys``): PEM private keys, one active for
+  signing; retired keys still verify until removed. Replicas share the folder.
+* Secrets at rest are stored as SHA-256 digests; passwords with argon2id.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+TICKET_PREFIX = "T1."
+TICKET_CONTEXT = b"tomoni-ticket-v1\x00"
+TICKET_VERSION = 1
+_BODY_LEN = 25
+_TOKEN_LEN = _BODY_LEN + 64
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def digest(secret: str) -> bytes:
+    """What is stored for a capability secret: its SHA-256."""
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def same_digest(secret: str, stored: bytes | None) -> bool:
+    return stored is not None and hmac.compare_digest(digest(secret), bytes(stored))
+
+
+def event_tag(slug: str) -> bytes:
+    return hashlib.sha256(slug.encode()).digest()[:4]
+
+
+def key_id(public: Ed25519PublicKey) -> bytes:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).digest()[:4]
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: bytes
+    private: Ed25519PrivateKey | None
+    public: Ed25519PublicKey
+    active: bool
+
+    @property
+    def kid_text(self) -> str:
+        return b64url(self.kid)
+
+    def public_raw(self) -> bytes:
+        return self.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+class KeyRing:
+    """Ed25519 keys in a folder: ``<kid>.pem`` private keys and ``ring.json`` saying which
+    is active and which are retired (kept to verify, no longer to sign)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.keys: dict[bytes, SigningKey] = {}
+
+    @classmethod
+    def load_or_create(cls, folder: Path) -> KeyRing:
+        ring = cls(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        if not (folder / "ring.json").exists():
+            ring._create_first()
+        ring._load()
+        return ring
+
+    def _create_first(self) -> None:
+        lock = self.folder / ".creating"
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            # Another replica is creating the ring right now: wait for it.
+            for _ in range(100):
+                if (self.folder / "ring.json").exists():
+                    return
+                import time
+
+                time.sleep(0.05)
+            raise RuntimeError(f"key ring in {self.folder} is half made; remove {lock}") from None
+        try:
+            self.rotate()
+        finally:
+            os.close(fd)
+            lock.unlink(missing_ok=True)
+
+    def _load(self) -> None:
+        meta = json.loads((self.folder / "ring.json").read_text())
+        self.keys = {}
+        for entry in meta["keys"]:
+            kid = b64url_decode(entry["kid"])
+            pem = (self.folder / f"{entry['kid']}.pem").read_bytes()
+            private = serialization.load_pem_private_key(pem, password=None)
+            assert isinstance(private, Ed25519PrivateKey)
+            self.keys[kid] = SigningKey(kid, private, private.public_key(), entry["active"])
+
+    def _write_meta(self, entries: list[dict[str, object]]) -> None:
+        tmp = self.folder / "ring.json.tmp"
+        tmp.write_text(json.dumps({"keys": entries}, indent=2))
+        os.replace(tmp, self.folder / "ring.json")
+
+    def rotate(self) -> SigningKey:
+        """Make a new active key; the previous ones keep verifying."""
+        private = Ed25519PrivateKey.generate()
+        kid = key_id(private.public_key())
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path = self.folder / f"{b64url(kid)}.pem"
+        with open(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(pem)
+        entries = []
+        with contextlib.suppress(FileNotFoundError):
+            entries = json.loads((self.folder / "ring.json").read_text())["keys"]
+        for e in entries:
+            e["active"] = False
+        entries.append({"kid": b64url(kid), "active": True})
+        self._write_meta(entries)
+        self._load()
+        return self.keys[kid]
+
+    def retire(self, kid_text: str) -> None:
+        """Stop verifying with a key (after every ticket it signed is past its event)."""
+        entries = json.loads((self.folder / "ring.json").read_text())["keys"]
+        kept = [e for e in entries if e["kid"] != kid_text or e["active"]]
+        self._write_meta(kept)
+        if len(kept) < len(entries):
+            (self.folder / f"{kid_text}.pem").unlink(missing_ok=True)
+        self._load()
+
+    @property
+    def active(self) -> SigningKey:
+        return next(k for k in self.keys.values() if k.active)
+
+    def public_jwks(self) -> list[dict[str, str]]:
+        return [
+            {"kid": k.kid_text, "alg": "Ed25519", "public_key": b64url(k.public_raw())}
+            for k in self.keys.values()
+        ]
+
+
+def sign_ticket(key: SigningKey, ticket_id: uuid.UUID, event_slug: str) -> str:
+    assert key.private is not None
+    body = bytes([TICKET_VERSION]) + key.kid + ticket_id.bytes + event_tag(event_slug)
+    sig = key.private.sign(TICKET_CONTEXT + body)
+    return TICKET_PREFIX + base64.b32encode(body + sig).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class TicketClaims:
+    ticket_id: uuid.UUID
+    kid: bytes
+    event_tag: bytes
+
+    def is_for(self, slug: str) -> bool:
+        return hmac.compare_digest(self.event_tag, event_tag(slug))
+
+
+class InvalidTicket(Exception):
+    """Not a ticket of ours: unreadable, unknown key, or a signature that does not match."""
+
+
+def verify_ticket(text: str, public_keys: dict[bytes, Ed25519PublicKey]) -> TicketClaims:
+    """Check a ``qr_text`` with public keys alone (raises :class:`InvalidTicket`)."""
+    if not isinstance(text, str) or not text.startswith(TICKET_PREFIX) or len(text) > 200:
+        raise InvalidTicket("format")
+    encoded = text[len(TICKET_PREFIX) :].strip()
+    try:
+        raw = base64.b32decode(encoded + "=" * (-len(encoded) % 8))
+    except (ValueError, base64.binascii.Error):  # type: ignore[attr-defined]
+        raise InvalidTicket("encoding") from None
+    if len(raw) != _TOKEN_LEN or raw[0] != TICKET_VERSION:
+        raise InvalidTicket("length")
+    body, sig = raw[:_BODY_LEN], raw[_BODY_LEN:]
+    kid = body[1:5]
+    public = public_keys.get(kid)
+    if public is None:
+        raise InvalidTicket("unknown key")
+    try:
+        public.verify(sig, TICKET_CONTEXT + body)
+    except InvalidSignature:
+        raise InvalidTicket("signature") from None
+    return TicketClaims(ticket_id=uuid.UUID(bytes=body[5:21]), kid=kid, event_tag=body[21:25])
+
+
+def public_key_from_raw(raw_b64url: str) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(b64url_decode(raw_b64url))
+
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# A real hash to verify against when an account does not exist, so a login for an
+# unknown email costs the same time as one for a known email with a wrong password.
+DUMMY_PASSWORD_HASH = _hasher.hash("tomoni-no-such-account")

@@ -1,0 +1,171 @@
+"""Capacity under concurrency: never oversold, waiting list in order, promotions once.
+Each test that can pass by luck has a control run with the protection switched off."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from services.registration import service
+from services.registration.domain import Category
+from tests.integration.regfixtures import make_event, person, rt, running_registration
+
+
+@pytest.fixture(scope="module")
+async def client(
+    make_settings: Any, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TestClient]:
+    async for c in running_registration(make_settings, tmp_path_factory.mktemp("reg")):
+        yield c
+
+
+@pytest.fixture(scope="module")
+async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+async def statuses(db: asyncpg.Pool, slug: str) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT id, status, party_size, waitlist_seq FROM registration.registrations"
+        " WHERE event_slug = $1",
+        slug,
+    )
+
+
+async def test_200_at_once_for_50_places_confirms_exactly_50_and_queues_150_in_order(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    slug = await make_event(client, Category(code="visitor", title={"ja": "来場者"}, capacity=50))
+
+    async def one(i: int) -> dict[str, Any]:
+        r = await client.post(f"/api/registration/events/{slug}/registrations", json=person(i))
+        assert r.status == 201, await r.text()
+        return dict(await r.json())
+
+    answers = await asyncio.gather(*(one(i) for i in range(200)))
+    confirmed = [a for a in answers if a["status"] == "confirmed"]
+    waiting = [a for a in answers if a["status"] == "waitlisted"]
+    assert len(confirmed) == 50 and len(waiting) == 150
+    assert all(a["ticket"]["qr_text"].startswith("T1.") for a in confirmed)
+    assert sorted(a["waitlist_position"] for a in waiting) == list(range(1, 151))
+    rows = await statuses(db, slug)
+    assert sum(1 for r in rows if r["status"] == "confirmed") == 50
+    counts = await db.fetchrow(
+        "SELECT confirmed_people, waitlist_people FROM registration.categories WHERE event_slug=$1",
+        slug,
+    )
+    assert (counts["confirmed_people"], counts["waitlist_people"]) == (50, 150)
+
+
+async def test_control_read_then_write_oversells(client: TestClient, db: asyncpg.Pool) -> None:
+    """The same load with capacity decided by reading then writing: it sells more places
+    than there are, so the test above would catch that bug."""
+    slug = await make_event(client, Category(code="visitor", title={"ja": "来場者"}, capacity=50))
+    await asyncio.gather(
+        *(
+            service.register(
+                rt(client),
+                slug,
+                service.RegistrationRequest(**person(i)),
+                unsafe_no_capacity_lock=True,
+            )
+            for i in range(200)
+        )
+    )
+    rows = await statuses(db, slug)
+    assert sum(1 for r in rows if r["status"] == "confirmed") > 50
+
+
+async def test_parties_of_1_to_4_never_exceed_capacity_and_waiters_were_too_big(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    slug = await make_event(
+        client, Category(code="visitor", title={"ja": "来場者"}, capacity=50, max_party_size=4)
+    )
+    rng = random.Random(7)
+    sizes = [rng.randint(1, 4) for _ in range(200)]
+    await asyncio.gather(
+        *(
+            client.post(
+                f"/api/registration/events/{slug}/registrations",
+                json=person(i, party_size=sizes[i]),
+            )
+            for i in range(200)
+        )
+    )
+    rows = {r["id"]: r for r in await statuses(db, slug)}
+    assert sum(r["party_size"] for r in rows.values() if r["status"] == "confirmed") <= 50
+    # Replay the decisions in the order they were made (each one's outbox row is written
+    # under the category lock that made it): a party was queued only if it did not fit.
+    facts = await db.fetch(
+        "SELECT event_type, body FROM registration.outbox WHERE event_slug = $1"
+        " AND event_type IN ('registration.confirmed', 'registration.waitlisted') ORDER BY seq",
+        slug,
+    )
+    free = 50
+    import json
+
+    for f in facts:
+        payload = json.loads(bytes(f["body"]))["payload"]
+        size = payload["party_size"]
+        if f["event_type"] == "registration.confirmed":
+            assert size <= free
+            free -= size
+        else:
+            assert size > free, f"a party of {size} was queued with {free} places left"
+    assert len(facts) == 200
+
+
+async def test_20_concurrent_cancellations_promote_in_order_once_each(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    slug = await make_event(client, Category(code="visitor", title={"ja": "来場者"}, capacity=20))
+    answers = []
+    for i in range(40):  # one by one, so the waiting list order is known
+        r = await client.post(f"/api/registration/events/{slug}/registrations", json=person(i))
+        answers.append(await r.json())
+    confirmed = [a for a in answers if a["status"] == "confirmed"]
+    waiting = sorted(
+        (a for a in answers if a["status"] == "waitlisted"), key=lambda a: a["waitlist_position"]
+    )
+    assert len(confirmed) == 20 and len(waiting) == 20
+    leaving = confirmed[:10] + waiting[10:]  # 10 places freed; the last 10 waiting leave too
+
+    async def cancel(a: dict[str, Any]) -> int:
+        r = await client.post(
+            f"/api/registration/registrations/{a['id']}/cancel",
+            headers={"X-Registration-Secret": a["secret"]},
+        )
+        return r.status
+
+    assert set(await asyncio.gather(*(cancel(a) for a in leaving))) == {200}
+    rows = {str(r["id"]): r for r in await statuses(db, slug)}
+    promoted = {a["id"] for a in waiting[:10]}
+    assert {i for i, r in rows.items() if r["status"] == "confirmed"} == (
+        {a["id"] for a in confirmed[10:]} | promoted
+    )
+    counts = await db.fetchrow(
+        "SELECT confirmed_people, waitlist_people FROM registration.categories WHERE event_slug=$1",
+        slug,
+    )
+    assert (counts["confirmed_people"], counts["waitlist_people"]) == (20, 0)
+    tickets = await db.fetch(
+        "SELECT registration_id::text AS rid, count(*) AS n FROM registration.tickets"
+        " WHERE event_slug = $1 AND status = 'active' GROUP BY 1",
+        slug,
+    )
+    assert all(t["n"] == 1 for t in tickets) and len(tickets) == 20
+    promoted_events = await db.fetch(
+        "SELECT body FROM registration.outbox WHERE event_slug=$1"
+        " AND event_type='registration.promoted'",
+        slug,
+    )
+    assert len(promoted_events) == 10
