@@ -28,7 +28,16 @@ typecheck: $(STAMP)
 	$(BIN)/mypy shared services/registration/domain.py services/checkin/domain.py \
 		services/stamprally/domain.py services/notify/domain.py
 
-pytest: $(STAMP)
+# The browser tests drive Debian's chromium through Playwright (Playwright's own browser
+# download cannot work here). Installed when missing; CI runs as root.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; fi
+
+pytest: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest
 
 test: lint typecheck pytest

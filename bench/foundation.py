@@ -223,16 +223,52 @@ def measure_cold_starts(work: Path, runs: int = 3, idle_seconds: float = 5.0) ->
 # -- CPU accounting (what was busy while something ran) ----------------------------------
 @dataclass(frozen=True)
 class Cpu:
-    """CPU seconds spent by each named party over an interval, and the machine's iowait
-    (summed over CPUs). Shares are of one core: the machine has 2, so 200% is all of it."""
+    """CPU seconds spent by each named party over an interval, and the machine's busy,
+    steal and iowait time (summed over CPUs). ``other`` is busy time that is neither our
+    processes' nor stolen by the hypervisor: mostly the kernel's writeback workers and
+    softirq (each fsync costs kernel CPU), plus any other process. Shares are of one core:
+    the machine has 2, so 200% is all of it."""
 
     wall: float
     seconds: dict[str, float]
+    busy: float
+    steal: float
     iowait: float
 
+    @property
+    def other(self) -> float:
+        return max(0.0, self.busy - self.steal - sum(self.seconds.values()))
+
     def pct(self, name: str) -> str:
-        value = self.iowait if name == "iowait" else self.seconds.get(name, 0.0)
+        special = {
+            "iowait": self.iowait,
+            "other": self.other,
+            "busy": self.busy,
+            "steal": self.steal,
+        }
+        value = special[name] if name in special else self.seconds.get(name, 0.0)
         return f"{100.0 * value / self.wall:.0f}%" if self.wall > 0 else "-"
+
+
+def _machine_times() -> tuple[float, float, float]:
+    """(busy incl. steal, steal, iowait) CPU seconds of the whole machine since boot."""
+    t = psutil.cpu_times()
+    iowait = float(getattr(t, "iowait", 0.0))
+    steal = float(getattr(t, "steal", 0.0))
+    idle = float(t.idle) + iowait
+    # user already contains guest time on Linux.
+    guests = float(getattr(t, "guest", 0.0)) + float(getattr(t, "guest_nice", 0.0))
+    return float(sum(t)) - idle - guests, steal, iowait
+
+
+def machine_busy(seconds: float = 2.0) -> float:
+    """Share of one core the machine is busy with, measured over ``seconds`` (before the
+    run, when none of ours is running)."""
+    b0, _, _ = _machine_times()
+    t0 = time.perf_counter()
+    time.sleep(seconds)
+    b1, _, _ = _machine_times()
+    return 100.0 * (b1 - b0) / (time.perf_counter() - t0)
 
 
 def _proc_cpu(pid: int, with_children: bool) -> float:
@@ -262,17 +298,18 @@ class CpuMeter:
     def with_party(self, name: str, pid: int, children: bool = False) -> CpuMeter:
         return CpuMeter({**self.parties, name: (pid, children)})
 
-    def _snap(self) -> tuple[float, dict[str, float], float]:
-        iowait = float(getattr(psutil.cpu_times(), "iowait", 0.0))
+    def _snap(self) -> tuple[float, dict[str, float], tuple[float, float, float]]:
+        machine = _machine_times()
         own = {n: _proc_cpu(pid, kids) for n, (pid, kids) in self.parties.items()}
-        return time.perf_counter(), own, iowait
+        return time.perf_counter(), own, machine
 
     def start(self) -> Callable[[], Cpu]:
-        t0, a, io0 = self._snap()
+        t0, a, m0 = self._snap()
 
         def stop() -> Cpu:
-            t1, b, io1 = self._snap()
-            return Cpu(t1 - t0, {n: b[n] - a[n] for n in a}, io1 - io0)
+            t1, b, m1 = self._snap()
+            busy, steal, iowait = (y - x for x, y in zip(m0, m1, strict=True))
+            return Cpu(t1 - t0, {n: b[n] - a[n] for n in a}, busy, steal, iowait)
 
         return stop
 
@@ -446,6 +483,7 @@ def make_envelope(i: int) -> Envelope:
 class Drain:
     round: int
     batch: int
+    variant: str  # "shipped", or "one-wait" (diagnostic, see publish_rows_one_wait)
     events: int
     precommit_seconds: float
     seconds: float
@@ -490,8 +528,11 @@ class OutboxReport:
     def ratio(self, d: Drain) -> float:
         return d.rate / self.bare[d.round - 1].rate
 
+    def shipped(self, batch: int) -> list[Drain]:
+        return [d for d in self.drains if d.batch == batch and d.variant == "shipped"]
+
     def median_ratio(self, batch: int) -> float:
-        return statistics.median(self.ratio(d) for d in self.drains if d.batch == batch)
+        return statistics.median(self.ratio(d) for d in self.shipped(batch))
 
 
 def fsync_rate(directory: Path, size: int, seconds: float = 2.0) -> dict[str, float]:
@@ -542,6 +583,16 @@ async def _wait_drained(pool: asyncpg.Pool, start: float, limit: float) -> float
     return time.perf_counter() - start
 
 
+def _variant(variant: str) -> contextlib.AbstractContextManager[Any]:
+    """The shipped relay, or (diagnostic) the same relay with ``publish_rows`` swapped for
+    :func:`publish_rows_one_wait` for the duration of the block."""
+    if variant == "one-wait":
+        return mock.patch.object(outbox, "publish_rows", publish_rows_one_wait)
+    if variant != "shipped":
+        raise ValueError(f"unknown relay variant {variant!r}")
+    return contextlib.nullcontext()
+
+
 async def _stop_task(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -557,22 +608,24 @@ async def drain_once(
     round_no: int,
     batch: int,
     events: int,
+    variant: str = "shipped",
 ) -> Drain:
     """Commit ``events`` rows with no relay running, then time one relay until all are
     marked sent."""
     await pool.execute("TRUNCATE outbox")
     precommit = await _precommit(pool, events)
     await pool.execute("CHECKPOINT")  # earlier segments' dirty pages are not this one's cost
-    relay = TimedRelay(dsn=dsn, schema=SCHEMA, nc=nc, pool=pool, batch=batch)
-    cpu_stop = meter.start()
-    start = time.perf_counter()
-    task = asyncio.create_task(relay.run(), name=f"bench-relay-{batch}")
-    try:
-        seconds = await _wait_drained(pool, start, limit=180.0)
-        cpu = cpu_stop()
-    finally:
-        await _stop_task(task)
-    return Drain(round_no, batch, events, precommit, seconds, relay.phases, cpu)
+    with _variant(variant):
+        relay = TimedRelay(dsn=dsn, schema=SCHEMA, nc=nc, pool=pool, batch=batch)
+        cpu_stop = meter.start()
+        start = time.perf_counter()
+        task = asyncio.create_task(relay.run(), name=f"bench-relay-{batch}")
+        try:
+            seconds = await _wait_drained(pool, start, limit=180.0)
+            cpu = cpu_stop()
+        finally:
+            await _stop_task(task)
+    return Drain(round_no, batch, variant, events, precommit, seconds, relay.phases, cpu)
 
 
 async def concurrent_writers(
@@ -590,12 +643,7 @@ async def concurrent_writers(
     ``variant="one-wait"`` swaps in :func:`publish_rows_one_wait` (diagnostic)."""
     await pool.execute("TRUNCATE outbox")
     await pool.execute("CHECKPOINT")  # earlier segments' dirty pages are not this one's cost
-    swap = (
-        mock.patch.object(outbox, "publish_rows", publish_rows_one_wait)
-        if variant == "one-wait"
-        else contextlib.nullcontext()
-    )
-    with swap:
+    with _variant(variant):
         relay = TimedRelay(dsn=dsn, schema=SCHEMA, nc=nc, pool=pool)
         task = asyncio.create_task(relay.run(), name="bench-relay-writers")
         try:
@@ -682,9 +730,19 @@ async def run_outbox(
         for r in range(1, rounds + 1):
             _progress(f"outbox round {r}/{rounds}")
             report.bare.append(await bare_publish(nats_url, count=events, size=report.body_bytes))
-            for batch in batches:
+            plan = [(b, "shipped") for b in batches] + [(batches[0], "one-wait")]
+            for batch, variant in plan:
                 report.drains.append(
-                    await drain_once(dsn, nc, pool, meter, round_no=r, batch=batch, events=events)
+                    await drain_once(
+                        dsn,
+                        nc,
+                        pool,
+                        meter,
+                        round_no=r,
+                        batch=batch,
+                        events=events,
+                        variant=variant,
+                    )
                 )
         for batch in batches:
             report.stop_and_wait.append(
@@ -782,6 +840,8 @@ def render(
     command: str,
     started: datetime,
     total_seconds: float,
+    load_before: float,
+    whole: Cpu,
     colds: list[ColdStart],
     ob: OutboxReport | None,
     http: list[HttpRow],
@@ -794,6 +854,13 @@ def render(
     ]
     if ob:
         out.append(f"- Servers: PostgreSQL {ob.postgres_version}, nats-server {ob.nats_version}")
+    out.append(
+        f"- Machine busy with other processes just before the run: {load_before:.0f}% of one "
+        "core"
+        + (" — **not idle: figures below are skewed**" if load_before > 15 else "")
+        + f"; over the whole run, CPU stolen by the hypervisor: {whole.pct('steal')} of one "
+        f"core, machine iowait {whole.pct('iowait')}"
+    )
     out.append("")
 
     out += ["## Summary", "", "| target | goal | measured | verdict |", "|---|---|---|---|"]
@@ -811,7 +878,7 @@ def render(
     if ob and ob.drains:
         for batch in sorted({d.batch for d in ob.drains}):
             ratio = ob.median_ratio(batch)
-            rates = [d.rate for d in ob.drains if d.batch == batch]
+            rates = [d.rate for d in ob.shipped(batch)]
             shipped = " (shipped default)" if batch == 512 else ""
             out.append(
                 f"| outbox relay drain, batch {batch}{shipped} / bare pipelined publish, "
@@ -898,34 +965,40 @@ def _render_outbox(ob: OutboxReport) -> list[str]:
         "the SELECT of unsent rows, *send* = inside `publish_async`, *ack* = the rest of the "
         "publish step (waiting for and handling JetStream's acks), *update* = the UPDATE "
         "marking rows sent, *outside* = the relay's loop, connect and lock, and the poll's "
-        "granularity.",
+        "granularity. Rows marked *one-wait* are a bench-only diagnostic, not shipped code: "
+        "the same relay with `publish_rows` swapped for a copy that awaits all acks with one "
+        "`asyncio.wait` instead of one `asyncio.wait_for` per message.",
         "",
-        "| round | batch | pre-commit | drain | events/s | / bare | fetch | send | ack | update "
-        "| outside | calls |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| round | relay | batch | pre-commit | drain | events/s | / bare | fetch | send | ack "
+        "| update | outside | calls |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in ob.drains:
         p, wall = d.phases, d.seconds
         out.append(
-            f"| {d.round} | {d.batch} | {d.precommit_seconds:.2f} s | {wall:.2f} s | "
+            f"| {d.round} | {d.variant} | {d.batch} | {d.precommit_seconds:.2f} s | "
+            f"{wall:.2f} s | "
             f"{d.rate:.0f} | {ob.ratio(d):.2f} | {_pct(p.fetch, wall)} | {_pct(p.send, wall)} | "
             f"{_pct(p.ack, wall)} | {_pct(p.update, wall)} | "
             f"{_pct(max(0.0, wall - p.total), wall)} | {p.calls} |"
         )
     out += [
         "",
-        "CPU during each drain (share of one core; 2 cores = 200%):",
+        "CPU during each drain (share of one core; 2 cores = 200%). *kernel & others* is "
+        "busy time neither spent in our processes nor stolen by the hypervisor: the "
+        "kernel's writeback workers and softirq (every fsync and every loopback packet costs "
+        "kernel CPU), and any other process on the machine.",
         "",
-        "| round | batch | bench process (relay) | relay CPU / wall inside publish_pending "
-        "| nats-server | postgres | machine iowait |",
-        "|---|---|---|---|---|---|---|",
+        "| round | relay | batch | bench process (relay) | relay CPU / wall inside "
+        "publish_pending | nats-server | postgres | kernel & others | steal | iowait |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in ob.drains:
         c = d.cpu
         out.append(
-            f"| {d.round} | {d.batch} | {c.pct('bench')} | {d.phases.cpu_total:.2f} s / "
-            f"{d.phases.total:.2f} s | {c.pct('nats-server')} | {c.pct('postgres')} | "
-            f"{c.pct('iowait')} |"
+            f"| {d.round} | {d.variant} | {d.batch} | {c.pct('bench')} | "
+            f"{d.phases.cpu_total:.2f} s / {d.phases.total:.2f} s | {c.pct('nats-server')} | "
+            f"{c.pct('postgres')} | {c.pct('other')} | {c.pct('steal')} | {c.pct('iowait')} |"
         )
     out += _render_limits(ob)
     if ob.writers:
@@ -942,7 +1015,7 @@ def _render_outbox(ob: OutboxReport) -> list[str]:
             "",
             "| relay | writers × s | committed/s | commit p50 / p99 | published/s | backlog "
             "at end | commit → sent p50 / p99 | rows per call | ack time | loop lag p50 / p99 "
-            "| CPU bench / postgres / nats / iowait |",
+            "| CPU bench / postgres / nats / kernel & others / steal / iowait |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for w in ob.writers:
@@ -955,7 +1028,8 @@ def _render_outbox(ob: OutboxReport) -> list[str]:
                 f"{w.lag_p50_ms:.0f} / {w.lag_p99_ms:.0f} ms | "
                 f"{w.phases.rows / max(1, w.phases.calls):.0f} | {_pct(w.phases.ack, w.seconds)}"
                 f" | {w.loop_p50_ms:.2f} / {w.loop_p99_ms:.2f} ms | {c.pct('bench')} / "
-                f"{c.pct('postgres')} / {c.pct('nats-server')} / {c.pct('iowait')} |"
+                f"{c.pct('postgres')} / {c.pct('nats-server')} / {c.pct('other')} / "
+                f"{c.pct('steal')} / {c.pct('iowait')} |"
             )
     out.append("")
     return out
@@ -967,7 +1041,7 @@ def _render_limits(ob: OutboxReport) -> list[str]:
     out = ["", "What the drain's time was spent on (medians over rounds):", ""]
     bare = statistics.median(b.rate for b in ob.bare)
     for batch in sorted({d.batch for d in ob.drains}):
-        ds = [d for d in ob.drains if d.batch == batch]
+        ds = ob.shipped(batch)
 
         def share(get: Callable[[Drain], float], ds: list[Drain] = ds) -> float:
             return 100 * statistics.median(get(d) / d.seconds for d in ds)
@@ -987,6 +1061,16 @@ def _render_limits(ob: OutboxReport) -> list[str]:
                 f"{saw.rate / bare:.2f} of continuous"
             )
         out.append(line + ".")
+    diag = [d for d in ob.drains if d.variant == "one-wait"]
+    if diag:
+        batch = diag[0].batch
+        shipped = statistics.median(d.rate for d in ob.shipped(batch))
+        one_wait = statistics.median(d.rate for d in diag)
+        out.append(
+            f"- one-wait diagnostic, batch {batch}: {one_wait:.0f} ev/s against the shipped "
+            f"relay's {shipped:.0f} (ratio to bare "
+            f"{statistics.median(ob.ratio(d) for d in diag):.2f})."
+        )
     return out
 
 
@@ -1000,7 +1084,7 @@ def _render_http(http: list[HttpRow]) -> list[str]:
         "first row.",
         "",
         "| endpoint | concurrency | req/s | p50 | p95 | p99 | max | statuses | errors "
-        "| CPU loadgen / server / postgres / iowait |",
+        "| CPU loadgen / server / postgres / kernel & others / steal / iowait |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in http:
@@ -1012,7 +1096,7 @@ def _render_http(http: list[HttpRow]) -> list[str]:
             f"| {row.label} | {r.concurrency} | **{r.throughput:.0f}** | {r.p50_ms:.1f} ms | "
             f"{r.p95_ms:.1f} ms | {r.p99_ms:.1f} ms | {r.max_ms:.1f} ms | {statuses} | "
             f"{errors} | {c.pct('bench')} / {server} / {c.pct('postgres')} / "
-            f"{c.pct('iowait')} |"
+            f"{c.pct('other')} / {c.pct('steal')} / {c.pct('iowait')} |"
         )
     out.append("")
     return out
@@ -1052,16 +1136,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = datetime.now(UTC)
     t0 = time.perf_counter()
+    load_before = machine_busy()
+    whole = CpuMeter({}).start()
     work = Path(tempfile.mkdtemp(prefix="tomoni-bench-"))
     colds: list[ColdStart] = []
     ob: OutboxReport | None = None
     http: list[HttpRow] = []
+    errors: list[str] = []
     pg: EmbeddedPostgres | None = None
     nats_srv: EmbeddedNats | None = None
+
+    def section(name: str, run: Callable[[], None]) -> None:
+        """A failed section is reported and the others still run; the exit code says so."""
+        try:
+            run()
+        except Exception as exc:
+            logger.exception("section %s failed", name)
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+    def cold() -> None:
+        nonlocal colds
+        colds = measure_cold_starts(work, args.runs)
+
     try:
         if "coldstart" not in skip:
             _progress(f"cold start × {args.runs}")
-            colds = measure_cold_starts(work, args.runs)
+            section("cold start", cold)
         if not {"outbox", "http"} <= skip:
             pg = EmbeddedPostgres(work / "postgres")
             nats_srv = EmbeddedNats(work / "nats")
@@ -1075,7 +1175,9 @@ def main(argv: list[str] | None = None) -> int:
                     "postgres": (pg.proc.pid, True),
                 }
             )
-            if "outbox" not in skip:
+
+            def outbox_section() -> None:
+                nonlocal ob
                 ob = asyncio.run(
                     run_outbox(
                         dsn,
@@ -1089,17 +1191,30 @@ def main(argv: list[str] | None = None) -> int:
                         writer_seconds=args.writer_seconds,
                     )
                 )
+
+            def http_section() -> None:
+                nonlocal http
+                http = run_http(dsn, meter, concurrency=50, seconds=args.http_seconds)
+
+            if "outbox" not in skip:
+                section("outbox", outbox_section)
             if "http" not in skip:
                 _progress("http")
-                http = run_http(dsn, meter, concurrency=50, seconds=args.http_seconds)
+                section("http", http_section)
     finally:
         if nats_srv:
             nats_srv.stop()
         if pg:
             pg.stop()
         shutil.rmtree(work, ignore_errors=True)
-    text = render(command, started, time.perf_counter() - t0, colds, ob, http)
+    text = render(command, started, time.perf_counter() - t0, load_before, whole(), colds, ob, http)
+    if errors:
+        text += "\n## Errors\n\n" + "\n".join(f"- {e}" for e in errors) + "\n"
     print(text)
+    if errors:
+        # A partial report must not replace the last complete one.
+        _progress(f"{len(errors)} section(s) failed; {args.out} left as it was")
+        return 1
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n")
     _progress(f"written to {args.out}")

@@ -51,6 +51,8 @@ class ServiceDefinition:
     routes: Callable[[], Sequence[Route]]
     consumers: Sequence[ConsumerBinding] = ()
     locale_dir: Path | None = None
+    # (URL prefix, folder) pairs served as static files, e.g. ("/events/static", …).
+    statics: Sequence[tuple[str, Path]] = ()
     on_start: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
 
@@ -271,5 +273,7 @@ def build_app(
         return [*health_routes(definition), *definition.routes()]
 
     add_routes(app, [*all_routes(), openapi_route(definition.name, all_routes)])
+    for prefix, folder in definition.statics:
+        app.router.add_static(prefix, folder, append_version=True)
     app.cleanup_ctx.append(_lifecycle(definition, settings, test_hooks))
     return app

@@ -245,3 +245,42 @@ def verify_password(stored: str, password: str) -> bool:
 # A real hash to verify against when an account does not exist, so a login for an
 # unknown email costs the same time as one for a known email with a wrong password.
 DUMMY_PASSWORD_HASH = _hasher.hash("tomoni-no-such-account")
+
+
+# -- device tokens ----------------------------------------------------------------------
+DEVICE_PREFIX = "D1."
+DEVICE_CONTEXT = b"tomoni-device-v1\x00"
+
+
+def sign_device_token(key: SigningKey, claims: dict[str, object]) -> str:
+    """``D1.<base64url JSON claims>.<base64url signature>``, signed like tickets with a
+    different context, so a ticket can never pass for a device token or the reverse."""
+    assert key.private is not None
+    body = json.dumps({**claims, "k": key.kid_text}, separators=(",", ":")).encode()
+    sig = key.private.sign(DEVICE_CONTEXT + body)
+    return f"{DEVICE_PREFIX}{b64url(body)}.{b64url(sig)}"
+
+
+def verify_device_token(
+    token: str, public_keys: dict[bytes, Ed25519PublicKey]
+) -> dict[str, object]:
+    """The claims of a genuine token (raises :class:`InvalidTicket` otherwise); the
+    caller checks expiry, scope and revocation."""
+    if not token.startswith(DEVICE_PREFIX) or len(token) > 1000:
+        raise InvalidTicket("format")
+    try:
+        body_text, sig_text = token[len(DEVICE_PREFIX) :].split(".")
+        body, sig = b64url_decode(body_text), b64url_decode(sig_text)
+        claims = json.loads(body)
+        public = public_keys.get(b64url_decode(str(claims["k"])))
+    except (ValueError, KeyError, TypeError):
+        raise InvalidTicket("encoding") from None
+    if public is None:
+        raise InvalidTicket("unknown key")
+    try:
+        public.verify(sig, DEVICE_CONTEXT + body)
+    except InvalidSignature:
+        raise InvalidTicket("signature") from None
+    if not isinstance(claims, dict):
+        raise InvalidTicket("claims")
+    return claims

@@ -31,6 +31,11 @@ DEFINITION = ServiceDefinition(
     routes=routes.routes,
     consumers=CONSUMERS,
     on_start=(service.load_keys, organizers.ensure_admin, _seed_demo),
+    locale_dir=HERE / "locale",
+    statics=(
+        ("/events/static", HERE / "static" / "attendee"),
+        ("/console/static", HERE / "static" / "console"),
+    ),
 )
 
 

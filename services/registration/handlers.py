@@ -14,10 +14,19 @@ import qrcode.image.svg
 from aiohttp import web
 from qrcode.image.pure import PyPNGImage
 
-from services.registration import organizers, repository, service
+from services.registration import devices, organizers, repository, service
 from services.registration.domain import Category, Choice, EventDraft, FormField
 from services.registration.organizers import Organizer
-from services.registration.schemas import EventIn, LoginIn, OrganizerIn, RegistrationIn
+from services.registration.schemas import (
+    AnnouncementIn,
+    ChangeIn,
+    DeviceIn,
+    EventIn,
+    LoginIn,
+    OrganizerIn,
+    PairIn,
+    RegistrationIn,
+)
 from shared.errors import (
     Conflict,
     FieldError,
@@ -29,7 +38,7 @@ from shared.errors import (
 from shared.http import json_response, parse_body
 from shared.ratelimit import RateLimiter
 from shared.runtime import RUNTIME, Runtime
-from shared.security import same_digest
+from shared.security import b64url, b64url_decode, same_digest
 
 LIMITS = web.AppKey("limits", dict)
 
@@ -349,7 +358,7 @@ async def list_registrations(request: web.Request) -> web.StreamResponse:
     next_cursor = None
     if len(rows) > limit_n:
         last = rows[limit_n - 1]
-        next_cursor = f"{last['created_at'].isoformat()}|{last['id']}"
+        next_cursor = b64url(f"{last['created_at'].isoformat()}|{last['id']}".encode())
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
@@ -363,7 +372,7 @@ def _cursor(text: str | None) -> tuple[datetime, uuid.UUID] | None:
     if not text:
         return None
     try:
-        at, _, rid = text.partition("|")
+        at, _, rid = b64url_decode(text).decode().partition("|")
         return datetime.fromisoformat(at), uuid.UUID(rid)
     except ValueError:
         raise ValidationFailed([FieldError("cursor", "invalid")]) from None
@@ -423,3 +432,54 @@ async def create_organizer(request: web.Request) -> web.StreamResponse:
         {"id": str(made.id), "email": made.email, "role": made.role, "events": list(made.events)},
         status=201,
     )
+
+
+# -- self-service change ----------------------------------------------------------------
+async def change_registration(request: web.Request) -> web.StreamResponse:
+    rt = rt_of(request)
+    reg_id = _uuid(request.match_info["id"])
+    await service.find_own(rt, reg_id, request.headers.get("X-Registration-Secret", ""))
+    body = await parse_body(request, ChangeIn)
+    reg = await service.change(rt, reg_id, service.Change(**body.model_dump()))
+    return json_response(await service.view(rt, reg))
+
+
+# -- devices and announcements ----------------------------------------------------------
+async def create_device(request: web.Request) -> web.StreamResponse:
+    org = await organizer_of(request)
+    assert org is not None
+    body = await parse_body(request, DeviceIn)
+    made = await devices.create_pairing(
+        rt_of(request), org, request.match_info["slug"], body.role, body.place, body.label
+    )
+    return json_response(made, status=201)
+
+
+async def list_devices(request: web.Request) -> web.StreamResponse:
+    org = await organizer_of(request)
+    assert org is not None
+    items = await devices.list_devices(rt_of(request), org, request.match_info["slug"])
+    return json_response({"items": items})
+
+
+async def revoke_device(request: web.Request) -> web.StreamResponse:
+    org = await organizer_of(request)
+    assert org is not None
+    await devices.revoke(rt_of(request), org, _uuid(request.match_info["id"]))
+    return web.Response(status=204)
+
+
+async def pair_device(request: web.Request) -> web.StreamResponse:
+    limit(request, "pair")
+    body = await parse_body(request, PairIn)
+    return json_response(await devices.pair(rt_of(request), body.pairing_code))
+
+
+async def announce(request: web.Request) -> web.StreamResponse:
+    org = await organizer_of(request)
+    assert org is not None
+    body = await parse_body(request, AnnouncementIn)
+    made = await devices.announce(
+        rt_of(request), org, request.match_info["slug"], body.subject, body.body
+    )
+    return json_response(made, status=201)

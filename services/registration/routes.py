@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.registration import console, pages
 from services.registration import handlers as h
 from services.registration import schemas as s
 from shared.openapi import Route
@@ -11,6 +12,10 @@ ORG = ("organizer",)
 
 
 def routes() -> list[Route]:
+    return [*api_routes(), *pages.page_routes(), *console.console_routes()]
+
+
+def api_routes() -> list[Route]:
     return [
         Route(
             "GET",
@@ -105,6 +110,57 @@ def routes() -> list[Route]:
             h.ticket_image,
             "A ticket's QR image (the link carries its own key)",
             public_api=False,
+        ),
+        Route(
+            "POST",
+            f"{API}/registrations/{{id}}/change",
+            h.change_registration,
+            "Change contact, language or party size (X-Registration-Secret)",
+            body=s.ChangeIn,
+            responses={200: s.RegistrationOut},
+            security=("registrationSecret",),
+        ),
+        Route(
+            "POST",
+            f"{API}/events/{{slug}}/devices",
+            h.create_device,
+            "Make a pairing code for a gate, booth or prize desk",
+            body=s.DeviceIn,
+            responses={201: s.PairingOut},
+            security=ORG,
+        ),
+        Route(
+            "GET",
+            f"{API}/events/{{slug}}/devices",
+            h.list_devices,
+            "Devices of an event",
+            responses={200: s.DeviceList},
+            security=ORG,
+        ),
+        Route(
+            "POST",
+            f"{API}/devices/{{id}}/revoke",
+            h.revoke_device,
+            "Revoke a device at once",
+            responses={204: None},
+            security=ORG,
+        ),
+        Route(
+            "POST",
+            f"{API}/devices/pair",
+            h.pair_device,
+            "Pair a volunteer's phone",
+            body=s.PairIn,
+            responses={200: s.PairOut},
+        ),
+        Route(
+            "POST",
+            f"{API}/events/{{slug}}/announcements",
+            h.announce,
+            "Announce a change to everyone registered",
+            body=s.AnnouncementIn,
+            responses={201: s.AnnouncementOut},
+            security=ORG,
         ),
         Route(
             "POST",

@@ -189,3 +189,62 @@ class Key(BaseModel):
 
 class Keys(BaseModel):
     keys: list[Key]
+
+
+class ChangeIn(_In):
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+    language: str | None = Field(default=None, max_length=8)
+    party_size: int | None = Field(default=None, ge=1, le=20)
+    notify_by: Literal["email", "sms", "both"] | None = None
+
+
+class DeviceIn(_In):
+    role: Literal["gate", "booth", "prize_desk"]
+    place: str = Field(min_length=1, max_length=40)
+    label: str = Field(default="", max_length=100)
+
+
+class PairingOut(BaseModel):
+    device_id: str
+    pairing_code: str
+    pairing_url: str
+    expires_at: datetime
+
+
+class PairIn(_In):
+    pairing_code: str = Field(min_length=4, max_length=20)
+
+
+class PairOut(BaseModel):
+    device_token: str
+    role: str
+    event: str
+    place: str
+    expires_at: datetime
+
+
+class DeviceOut(BaseModel):
+    id: str
+    role: str
+    place: str
+    label: str
+    state: Literal["waiting", "paired", "revoked"]
+    paired_at: str | None
+    expires_at: str
+
+
+class DeviceList(BaseModel):
+    items: list[DeviceOut]
+
+
+class AnnouncementIn(_In):
+    subject: Text
+    body: Text
+
+
+class AnnouncementOut(BaseModel):
+    id: str
+    event: str
+    subject: Text
+    body: Text

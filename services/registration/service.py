@@ -529,3 +529,117 @@ async def approve(rt: Runtime, reg_id: uuid.UUID) -> asyncpg.Record:
             )
     rt.committed()
     return reg
+
+
+# -- self-service changes ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Change:
+    email: str | None = None
+    phone: str | None = None
+    language: str | None = None
+    party_size: int | None = None
+    notify_by: str | None = None
+
+
+async def change(rt: Runtime, reg_id: uuid.UUID, ch: Change) -> asyncpg.Record:
+    """Change contact, language or party size. A larger party needs free places (never
+    past capacity); a smaller one frees places for the waiting list at once."""
+    peek = await repository.get_registration(rt.pool, reg_id)
+    if peek is None:
+        raise NotFound()
+    slug, code = peek["event_slug"], peek["category_code"]
+    event = await repository.load_event(rt.pool, slug)
+    assert event is not None
+    category = next(x for x in event.categories if x.code == code)
+    errs: list[FieldError] = []
+    updates: dict[str, Any] = {}
+    if ch.email is not None:
+        try:
+            updates["email"] = domain.normalize_email(ch.email) if ch.email.strip() else None
+        except ValueError:
+            errs.append(FieldError("email", "invalid"))
+    if ch.phone is not None:
+        try:
+            updates["phone"] = domain.normalize_phone(ch.phone) if ch.phone.strip() else None
+        except ValueError:
+            errs.append(FieldError("phone", "invalid"))
+    if ch.language is not None:
+        if ch.language not in LANGUAGES:
+            errs.append(FieldError("language", "unknown"))
+        updates["language"] = ch.language
+    if ch.notify_by is not None:
+        updates["notify_by"] = ch.notify_by
+    if ch.party_size is not None and not 1 <= ch.party_size <= category.max_party_size:
+        errs.append(FieldError("party_size", "too_large" if ch.party_size > 1 else "invalid"))
+    if errs:
+        raise ValidationFailed(errs)
+    try:
+        async with transaction(rt.pool) as conn:
+            await repository.lock_category(conn, slug, code)
+            reg = await repository.get_registration(conn, reg_id, lock=True)
+            assert reg is not None
+            if reg["status"] not in domain.ACTIVE:
+                raise Conflict(code="not_allowed_in_this_status")
+            merged = {**dict(reg), **updates}
+            if not merged["email"] and not merged["phone"] and reg["created_by"] is None:
+                raise ValidationFailed([FieldError("email", "contact_missing")])
+            delta = (ch.party_size or reg["party_size"]) - reg["party_size"]
+            status = reg["status"]
+            if delta > 0 and status == "confirmed":
+                fits = await conn.fetchval(
+                    "UPDATE categories SET confirmed_people = confirmed_people + $3"
+                    " WHERE event_slug=$1 AND code=$2 AND confirmed_people + $3 <= capacity"
+                    " RETURNING true",
+                    slug,
+                    code,
+                    delta,
+                )
+                if not fits:
+                    raise Conflict(code="no_capacity")
+            elif delta:
+                await repository.adjust_counters(
+                    conn,
+                    slug,
+                    code,
+                    confirmed=delta if status == "confirmed" else 0,
+                    waitlist=delta if status == "waitlisted" else 0,
+                    pending=delta if status == "pending_review" else 0,
+                )
+            if delta:
+                updates["party_size"] = ch.party_size
+            if not updates:
+                return reg
+            sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(updates, start=2))
+            reg = await conn.fetchrow(
+                f"UPDATE registrations SET {sets}, updated_at = now() WHERE id = $1 RETURNING *",
+                reg_id,
+                *updates.values(),
+            )
+            assert reg is not None
+            facts: list[Contract] = [c.RegistrationChanged(**_fact(reg, None))]
+            if "party_size" in updates or "language" in updates:
+                ticket = await conn.fetchrow(
+                    "UPDATE tickets SET revision = revision + 1 WHERE registration_id = $1"
+                    " AND status = 'active' RETURNING id, kid, revision",
+                    reg_id,
+                )
+                if ticket is not None:
+                    facts.append(
+                        c.TicketIssued(
+                            ticket_id=ticket["id"],
+                            registration_id=reg_id,
+                            category=code,
+                            party_size=reg["party_size"],
+                            display_name=domain.display_name(reg["name"]),
+                            language=reg["language"],
+                            kid=ticket["kid"],
+                            revision=ticket["revision"],
+                        )
+                    )
+            await _publish(rt, conn, slug, *facts)
+            if delta < 0 and status == "confirmed":
+                await _promote(rt, conn, slug, code)
+    except asyncpg.UniqueViolationError:
+        raise Conflict(code="duplicate_registration") from None
+    rt.committed()
+    return reg

@@ -130,3 +130,28 @@ class TicketRevoked(Contract):
     ticket_id: UUID
     registration_id: UUID
     reason: Literal["cancelled", "rejected"]
+
+
+@contract("registration", "device.paired")
+class DevicePaired(Contract):
+    """A volunteer's phone became the scanner of one place (gate, booth, prize desk)."""
+
+    device_id: UUID
+    role: Literal["gate", "booth", "prize_desk"]
+    place: str
+    label: str
+    expires_at: datetime
+
+
+@contract("registration", "device.revoked")
+class DeviceRevoked(Contract):
+    device_id: UUID
+
+
+@contract("registration", "event.announced")
+class EventAnnounced(Contract):
+    """An organizer's message to everyone registered for an event, per language."""
+
+    announcement_id: UUID
+    subject: dict[str, str]
+    body: dict[str, str]

@@ -38,7 +38,7 @@ CREATE INDEX registrations_by_event ON registrations (event_slug, created_at, id
 CREATE INDEX registrations_waiting ON registrations (event_slug, category_code, waitlist_seq)
     WHERE status = 'waitlisted';
 -- One active registration per (event, category, email) and per (event, category, phone).
-CREATE UNIQUE INDEX one_active_per_email ON registrations (event_slug, category_code, email)
+CREATE UNIQUE INDEX one_active_per_email ON registrations (event_slug, category_code, lower(email))
     WHERE status IN ('confirmed', 'waitlisted', 'pending_review') AND dup_guard
           AND email IS NOT NULL;
 CREATE UNIQUE INDEX one_active_per_phone ON registrations (event_slug, category_code, phone)
@@ -53,6 +53,7 @@ CREATE TABLE tickets (
     qr_text          text NOT NULL,
     image_key_hash   bytea NOT NULL,
     status           text NOT NULL CHECK (status IN ('active', 'revoked')),
+    revision         integer NOT NULL DEFAULT 1,  -- grows when party size or language change
     issued_at        timestamptz NOT NULL DEFAULT now(),
     revoked_at       timestamptz
 );
@@ -76,6 +77,15 @@ CREATE TABLE sessions (
     created_at     timestamptz NOT NULL DEFAULT now()
 );
 
+CREATE TABLE announcements (
+    id             uuid PRIMARY KEY,
+    event_slug     text NOT NULL REFERENCES events (slug),
+    subject        jsonb NOT NULL,
+    body           jsonb NOT NULL,
+    created_by     uuid REFERENCES organizers (id),
+    created_at     timestamptz NOT NULL DEFAULT now()
+);
+
 -- A retried submit returns the first answer. Rows are purged after a day.
 CREATE TABLE idempotency_keys (
     key            text PRIMARY KEY,
@@ -96,6 +106,7 @@ CREATE TABLE devices (
     paired_at      timestamptz,
     token_expires_at timestamptz,
     revoked_at     timestamptz,
+    device_token_id uuid,
     created_by     uuid REFERENCES organizers (id),
     created_at     timestamptz NOT NULL DEFAULT now()
 );
