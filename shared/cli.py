@@ -220,6 +220,27 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Ticket and device signing keys in ``<data dir>/keys``: list, rotate, retire."""
+    from shared.security import KeyRing
+
+    settings = load_settings(TomoniSettings)
+    ring = KeyRing.load_or_create(settings.data_dir / "keys")
+    if args.action == "rotate":
+        key = ring.rotate()
+        print(f"new signing key {key.kid_text}; older keys keep verifying until retired")
+    elif args.action == "retire":
+        if not args.kid:
+            raise SystemExit("tomoni keys retire KID")
+        if args.kid == ring.active.kid_text:
+            raise SystemExit("tomoni: the active key cannot be retired; rotate first")
+        ring.retire(args.kid)
+        print(f"retired {args.kid}: tickets it signed no longer verify")
+    for k in ring.keys.values():
+        print(f"{k.kid_text}  {'active (signs)' if k.active else 'verifies only'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tomoni", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -232,8 +253,17 @@ def main(argv: list[str] | None = None) -> int:
     p_replay.add_argument("--since", required=True, help="ISO 8601 time, e.g. 2026-11-01T00:00")
     p_migrate = sub.add_parser("migrate", help="apply migrations and exit")
     p_migrate.add_argument("services", nargs="*", metavar="SERVICE")
+    p_keys = sub.add_parser("keys", help="list, rotate or retire the ticket signing keys")
+    p_keys.add_argument("action", choices=("list", "rotate", "retire"))
+    p_keys.add_argument("kid", nargs="?")
     args = parser.parse_args(argv)
-    commands = {"up": cmd_up, "serve": cmd_serve, "replay": cmd_replay, "migrate": cmd_migrate}
+    commands = {
+        "up": cmd_up,
+        "serve": cmd_serve,
+        "replay": cmd_replay,
+        "migrate": cmd_migrate,
+        "keys": cmd_keys,
+    }
     try:
         return commands[args.command](args)
     except ConfigError as exc:

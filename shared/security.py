@@ -124,6 +124,7 @@ class KeyRing:
             lock.unlink(missing_ok=True)
 
     def _load(self) -> None:
+        self._stamp = (self.folder / "ring.json").stat().st_mtime_ns
         meta = json.loads((self.folder / "ring.json").read_text())
         self.keys = {}
         for entry in meta["keys"]:
@@ -168,6 +169,18 @@ class KeyRing:
         if len(kept) < len(entries):
             (self.folder / f"{kid_text}.pem").unlink(missing_ok=True)
         self._load()
+
+    def reload_if_changed(self) -> bool:
+        """Pick up a rotation made by ``tomoni keys rotate`` (or another replica)."""
+        try:
+            stamp = (self.folder / "ring.json").stat().st_mtime_ns
+        except FileNotFoundError:
+            return False
+        if stamp == getattr(self, "_stamp", None):
+            return False
+        self._load()
+        self._stamp = stamp
+        return True
 
     @property
     def active(self) -> SigningKey:

@@ -31,6 +31,7 @@ DEFINITION = ServiceDefinition(
     routes=routes.routes,
     consumers=CONSUMERS,
     on_start=(service.load_keys, organizers.ensure_admin, _seed_demo),
+    background=(service.watch_keys,),
     locale_dir=HERE / "locale",
     statics=(
         ("/events/static", HERE / "static" / "attendee"),

@@ -42,6 +42,16 @@ async def load_keys(rt: Runtime) -> None:
     rt.state[KEYS] = KeyRing.load_or_create(rt.settings.data_dir / "keys")
 
 
+async def watch_keys(rt: Runtime) -> None:
+    """Sign with the newest key soon after a rotation, without a restart."""
+    import asyncio
+
+    while True:
+        await asyncio.sleep(10)
+        if keyring(rt).reload_if_changed():
+            logger.info("ticket keys reloaded", extra={"active": keyring(rt).active.kid_text})
+
+
 async def _publish(rt: Runtime, conn: asyncpg.Connection, slug: str, *facts: Contract) -> None:
     await rt.publish(
         conn, *(envelope_for(f, event=slug, correlation_id=correlation_id.get()) for f in facts)
@@ -54,9 +64,21 @@ async def save_event(rt: Runtime, draft: EventDraft) -> int:
     errors = validate_event(draft)
     if errors:
         raise ValidationFailed(errors)
-    async with transaction(rt.pool) as conn:
-        revision = await repository.upsert_event(conn, draft)
-        await _publish(rt, conn, draft.slug, event_published(draft, revision))
+    try:
+        async with transaction(rt.pool) as conn:
+            revision = await repository.upsert_event(conn, draft)
+            await _publish(rt, conn, draft.slug, event_published(draft, revision))
+            # A larger capacity gives the new places to the waiting list at once.
+            for category in draft.categories:
+                await repository.lock_category(conn, draft.slug, category.code)
+                await _promote(rt, conn, draft.slug, category.code)
+    except asyncpg.CheckViolationError as exc:
+        if exc.constraint_name == "capacity_respected":
+            raise Conflict(code="capacity_below_confirmed") from None
+        raise
+    except asyncpg.ForeignKeyViolationError:
+        # A category that people registered for cannot disappear.
+        raise Conflict(code="category_in_use") from None
     rt.committed()
     return revision
 

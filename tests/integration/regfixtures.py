@@ -26,9 +26,7 @@ async def running_registration(
         data_dir=tmp,
         admin_email=ADMIN[0],
         admin_password=ADMIN[1],
-        rate_limit=False,
-        db_pool_max=20,
-        **overrides,
+        **{"rate_limit": False, "db_pool_max": 20, **overrides},
     )
     client = TestClient(TestServer(create_app(settings)))
     await client.start_server()

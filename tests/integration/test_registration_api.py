@@ -18,7 +18,8 @@ from aiohttp.test_utils import TestClient
 from PIL import Image
 
 from services.registration.domain import Category, Choice, FormField
-from shared.security import b64url_decode, public_key_from_raw, verify_ticket
+from shared.errors import Conflict
+from shared.security import InvalidTicket, b64url_decode, public_key_from_raw, verify_ticket
 from tests.integration.regfixtures import ADMIN, make_event, person, running_registration
 
 API = "/api/registration"
@@ -435,3 +436,67 @@ async def test_device_pairing_once_then_gone_and_unknown_is_404(
     assert (await client.post(f"{API}/devices/{device_id}/revoke", headers=admin)).status == 204
     listed = await (await client.get(f"{API}/events/{slug}/devices", headers=admin)).json()
     assert listed["items"][0]["state"] == "revoked"
+
+
+async def test_rotated_keys_keep_old_tickets_valid_and_sign_new_ones(client: TestClient) -> None:
+    from services.registration import service
+    from tests.integration.regfixtures import rt
+
+    slug = await make_event(client)
+    old = await (await client.post(f"{API}/events/{slug}/registrations", json=person(1))).json()
+    ring = service.keyring(rt(client))
+    before = ring.active.kid_text
+    ring.rotate()
+    new = await (await client.post(f"{API}/events/{slug}/registrations", json=person(2))).json()
+    keys = (await (await client.get(f"{API}/keys")).json())["keys"]
+    assert len(keys) == 2
+    public = {b64url_decode(k["kid"]): public_key_from_raw(k["public_key"]) for k in keys}
+    assert verify_ticket(old["ticket"]["qr_text"], public).kid == b64url_decode(before)
+    assert verify_ticket(new["ticket"]["qr_text"], public).kid != b64url_decode(before)
+    ring.retire(before)
+    keys = (await (await client.get(f"{API}/keys")).json())["keys"]
+    public = {b64url_decode(k["kid"]): public_key_from_raw(k["public_key"]) for k in keys}
+    with pytest.raises(InvalidTicket):
+        verify_ticket(old["ticket"]["qr_text"], public)
+
+
+async def test_raising_capacity_promotes_the_waiting_list(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    from dataclasses import replace
+
+    from services.registration import repository, service
+    from tests.integration.regfixtures import rt
+
+    slug = await make_event(client, Category(code="visitor", title={"ja": "来場者"}, capacity=1))
+    await client.post(f"{API}/events/{slug}/registrations", json=person(1))
+    waiting = await (await client.post(f"{API}/events/{slug}/registrations", json=person(2))).json()
+    assert waiting["status"] == "waitlisted"
+    event = await repository.load_event(rt(client).pool, slug)
+    assert event is not None
+    bigger = replace(event, categories=(replace(event.categories[0], capacity=2),))
+    await service.save_event(rt(client), bigger)
+    mine = await client.get(
+        f"{API}/registrations/{waiting['id']}", headers={"X-Registration-Secret": waiting["secret"]}
+    )
+    assert (await mine.json())["status"] == "confirmed"
+    smaller = replace(event, categories=(replace(event.categories[0], capacity=1),))
+    with pytest.raises(Conflict) as exc:
+        await service.save_event(rt(client), smaller)
+    assert exc.value.code == "capacity_below_confirmed"
+
+
+async def test_rate_limits_answer_429_with_retry_after(
+    make_settings: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    async for c in running_registration(
+        make_settings, tmp_path_factory.mktemp("rl"), rate_limit=True
+    ):
+        statuses = []
+        for _ in range(8):
+            r = await c.post(f"{API}/auth/login", json={"email": "x@y.z", "password": "nope"})
+            statuses.append(r.status)
+            if r.status == 429:
+                assert int(r.headers["Retry-After"]) >= 1
+                assert (await r.json())["code"] == "rate_limited"
+        assert statuses[0] == 401 and 429 in statuses
