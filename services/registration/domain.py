@@ -52,6 +52,9 @@ class Category:
     fields: tuple[FormField, ...] = ()
     opens_at: datetime | None = None
     closes_at: datetime | None = None
+    # One active registration per email or phone, unless the organizer allows more
+    # (e.g. a teacher registering several pupils with one address).
+    allow_duplicates: bool = False
 
 
 @dataclass(frozen=True)

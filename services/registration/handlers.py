@@ -95,6 +95,7 @@ def draft_from(body: EventIn) -> EventDraft:
                 max_party_size=c.max_party_size,
                 opens_at=c.opens_at,
                 closes_at=c.closes_at,
+                allow_duplicates=c.allow_duplicates,
                 fields=tuple(
                     FormField(
                         key=f.key,

@@ -59,14 +59,16 @@ async def upsert_event(conn: asyncpg.Connection, draft: EventDraft) -> int:
     await conn.executemany(
         """
         INSERT INTO categories (event_slug, code, position, title, description, capacity,
-                                max_party_size, review, reentry, fields, opens_at, closes_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, $12)
+                                max_party_size, review, reentry, fields, opens_at, closes_at,
+                                allow_duplicates)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, $11, $12, $13)
         ON CONFLICT (event_slug, code) DO UPDATE SET
             position = EXCLUDED.position, title = EXCLUDED.title,
             description = EXCLUDED.description, capacity = EXCLUDED.capacity,
             max_party_size = EXCLUDED.max_party_size, review = EXCLUDED.review,
             reentry = EXCLUDED.reentry, fields = EXCLUDED.fields,
-            opens_at = EXCLUDED.opens_at, closes_at = EXCLUDED.closes_at
+            opens_at = EXCLUDED.opens_at, closes_at = EXCLUDED.closes_at,
+            allow_duplicates = EXCLUDED.allow_duplicates
         """,
         [
             (
@@ -82,6 +84,7 @@ async def upsert_event(conn: asyncpg.Connection, draft: EventDraft) -> int:
                 json.dumps(_category_fields(c), ensure_ascii=False),
                 c.opens_at,
                 c.closes_at,
+                c.allow_duplicates,
             )
             for i, c in enumerate(draft.categories)
         ],
@@ -117,6 +120,7 @@ def _category_from(row: asyncpg.Record) -> Category:
         fields=fields,
         opens_at=row["opens_at"],
         closes_at=row["closes_at"],
+        allow_duplicates=row["allow_duplicates"],
     )
 
 

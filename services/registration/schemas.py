@@ -39,6 +39,7 @@ class CategoryIn(_In):
     fields: list[FieldIn] = Field(default_factory=list, max_length=50)
     opens_at: datetime | None = None
     closes_at: datetime | None = None
+    allow_duplicates: bool = False
 
 
 class EventIn(_In):

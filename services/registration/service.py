@@ -296,11 +296,6 @@ async def register(
                         [FieldError("Idempotency-Key", "idempotency_key_reused")]
                     )
                 return int(stored["status"]), dict(stored["response"])
-            cat_row = await conn.fetchrow(
-                "SELECT allow_duplicates FROM categories WHERE event_slug=$1 AND code=$2",
-                slug,
-                category.code,
-            )
             reg = await repository.insert_registration(
                 conn,
                 id=reg_id,
@@ -316,7 +311,7 @@ async def register(
                 answers=applicant.answers,
                 notify_by=applicant.notify_by,
                 secret_hash=digest(secret),
-                dup_guard=not (cat_row and cat_row["allow_duplicates"]),
+                dup_guard=not category.allow_duplicates,
                 created_by=organizer_id,
             )
             answer: dict[str, Any] = {"id": str(reg_id), "manage_url": url, "secret": secret}
