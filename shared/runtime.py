@@ -55,6 +55,7 @@ class ServiceDefinition:
     statics: Sequence[tuple[str, Path]] = ()
     on_start: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
+    on_stop: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
 
     @property
     def schema(self) -> str:
@@ -204,6 +205,9 @@ def _lifecycle(definition: ServiceDefinition, settings: TomoniSettings, test_hoo
             for job in definition.background:
                 rt.tasks.append(asyncio.create_task(job(rt), name=f"{definition.name}-job"))
             yield
+            for hook in definition.on_stop:
+                with contextlib.suppress(Exception):
+                    await hook(rt)
             for t in rt.tasks:
                 t.cancel()
             for t in rt.tasks:

@@ -260,40 +260,60 @@ def verify_password(stored: str, password: str) -> bool:
 DUMMY_PASSWORD_HASH = _hasher.hash("tomoni-no-such-account")
 
 
-# -- device tokens ----------------------------------------------------------------------
-DEVICE_PREFIX = "D1."
-DEVICE_CONTEXT = b"tomoni-device-v1\x00"
+# -- claim tokens (devices, organizers) -------------------------------------------------
+# ``<prefix><base64url JSON claims>.<base64url signature>``, signed like tickets but with
+# a context per kind, so one kind can never pass for another.
+TOKEN_KINDS = {
+    "device": ("D1.", b"tomoni-device-v1\x00"),
+    "organizer": ("O1.", b"tomoni-organizer-v1\x00"),
+}
+
+
+def sign_claims(key: SigningKey, kind: str, claims: dict[str, object]) -> str:
+    prefix, context = TOKEN_KINDS[kind]
+    assert key.private is not None
+    body = json.dumps({**claims, "k": key.kid_text}, separators=(",", ":")).encode()
+    sig = key.private.sign(context + body)
+    return f"{prefix}{b64url(body)}.{b64url(sig)}"
+
+
+def verify_claims(
+    token: str, kind: str, public_keys: dict[bytes, Ed25519PublicKey], now: float | None = None
+) -> dict[str, object]:
+    """The claims of a genuine, unexpired token (``x``: expiry, Unix seconds); raises
+    :class:`InvalidTicket` otherwise. Scope and revocation are the caller's to check."""
+    import time
+
+    prefix, context = TOKEN_KINDS[kind]
+    if not token.startswith(prefix) or len(token) > 2000:
+        raise InvalidTicket("format")
+    try:
+        body_text, sig_text = token[len(prefix) :].split(".")
+        body, sig = b64url_decode(body_text), b64url_decode(sig_text)
+        claims = json.loads(body)
+        public = public_keys.get(b64url_decode(str(claims["k"])))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise InvalidTicket("encoding") from None
+    if public is None:
+        raise InvalidTicket("unknown key")
+    try:
+        public.verify(sig, context + body)
+    except InvalidSignature:
+        raise InvalidTicket("signature") from None
+    if not isinstance(claims, dict) or float(claims.get("x", 0)) < (now or time.time()):
+        raise InvalidTicket("expired")
+    return claims
 
 
 def sign_device_token(key: SigningKey, claims: dict[str, object]) -> str:
-    """``D1.<base64url JSON claims>.<base64url signature>``, signed like tickets with a
-    different context, so a ticket can never pass for a device token or the reverse."""
-    assert key.private is not None
-    body = json.dumps({**claims, "k": key.kid_text}, separators=(",", ":")).encode()
-    sig = key.private.sign(DEVICE_CONTEXT + body)
-    return f"{DEVICE_PREFIX}{b64url(body)}.{b64url(sig)}"
+    return sign_claims(key, "device", claims)
 
 
 def verify_device_token(
     token: str, public_keys: dict[bytes, Ed25519PublicKey]
 ) -> dict[str, object]:
-    """The claims of a genuine token (raises :class:`InvalidTicket` otherwise); the
-    caller checks expiry, scope and revocation."""
-    if not token.startswith(DEVICE_PREFIX) or len(token) > 1000:
-        raise InvalidTicket("format")
-    try:
-        body_text, sig_text = token[len(DEVICE_PREFIX) :].split(".")
-        body, sig = b64url_decode(body_text), b64url_decode(sig_text)
-        claims = json.loads(body)
-        public = public_keys.get(b64url_decode(str(claims["k"])))
-    except (ValueError, KeyError, TypeError):
-        raise InvalidTicket("encoding") from None
-    if public is None:
-        raise InvalidTicket("unknown key")
-    try:
-        public.verify(sig, DEVICE_CONTEXT + body)
-    except InvalidSignature:
-        raise InvalidTicket("signature") from None
-    if not isinstance(claims, dict):
-        raise InvalidTicket("claims")
-    return claims
+    return verify_claims(token, "device", public_keys)
+
+
+def keys_from_jwks(jwks: list[dict[str, str]]) -> dict[bytes, Ed25519PublicKey]:
+    return {b64url_decode(k["kid"]): public_key_from_raw(k["public_key"]) for k in jwks}

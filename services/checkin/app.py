@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.checkin import routes
+from services.checkin import routes, service
 from services.checkin.events import CONSUMERS
 from services.checkin.settings import CheckinSettings
 from shared.config import load_settings
@@ -21,6 +21,9 @@ DEFINITION = ServiceDefinition(
     prefixes=("/api/checkin", "/scan"),
     routes=routes.routes,
     consumers=CONSUMERS,
+    on_start=(service.start,),
+    on_stop=(service.stop,),
+    locale_dir=HERE / "locale",
 )
 
 

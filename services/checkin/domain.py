@@ -1,12 +1,73 @@
-"""Checkin's rules: pure, synchronous, no I/O.
+"""Checkin's rules: pure, synchronous, no I/O; time passed in.
 
-So far: when a newer description of an event replaces the one checkin holds. Admission
-rules (once per event, re-entry after exit, party sizes) come with the check-in capability.
+The order of checks is the contract's: signature, event, revoked (cancelled), then the
+ticket's state (already admitted, not admitted yet).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+Result = Literal["admitted", "exited", "already_admitted", "rejected"]
+Reason = Literal[
+    "invalid_signature",
+    "unknown_ticket",
+    "cancelled",
+    "wrong_event",
+    "not_admitted_yet",
+    "device_revoked",
+]
+Direction = Literal["in", "out"]
+
+# A device clock may run a little fast; more than this ahead is a request error.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# A scan made this long before it reached us was made offline.
+OFFLINE_AFTER = timedelta(seconds=30)
 
 
 def supersedes(incoming_revision: int, held_revision: int | None) -> bool:
     """Events may arrive out of order across replicas: only a newer revision replaces."""
     return held_revision is None or incoming_revision > held_revision
+
+
+@dataclass(frozen=True)
+class Presence:
+    inside: bool
+    entries: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    result: Result
+    reason: Reason | None = None
+
+
+def decide(
+    direction: Direction, presence: Presence | None, *, revoked: bool, reentry: bool
+) -> Decision:
+    """What a scan of a genuine ticket of this event does."""
+    if revoked:
+        return Decision("rejected", "cancelled")
+    if direction == "in":
+        if presence is None:
+            return Decision("admitted")
+        if presence.inside or not reentry:
+            return Decision("already_admitted")
+        return Decision("admitted")
+    if presence is None or not presence.inside:
+        return Decision("rejected", "not_admitted_yet")
+    return Decision("exited")
+
+
+def scanned_at_error(scanned_at: datetime, received_at: datetime) -> str | None:
+    """``scanned_at`` more than five minutes in the future is refused (a device with a
+    wrong clock); any time in the past is fine (an offline queue syncing later)."""
+    if scanned_at > received_at + FUTURE_TOLERANCE:
+        return "in_future"
+    return None
+
+
+def made_offline(scanned_at: datetime, received_at: datetime) -> bool:
+    return received_at - scanned_at > OFFLINE_AFTER

@@ -1,10 +1,17 @@
-"""What checkin consumes, and with which handler. It publishes nothing yet: its contracts
-(``checkin.admitted``, ``checkin.exited``, ``checkin.rejected``) come with the check-in
-capability."""
+"""What checkin consumes (registration's facts) and publishes (through its outbox:
+``checkin.admitted``, ``checkin.exited``, ``checkin.rejected``)."""
 
 from __future__ import annotations
 
-from services.checkin import consumers
+from services.checkin import consumers as on
+from shared.keys import KEYS_CONSUMER
 from shared.runtime import ConsumerBinding
 
-CONSUMERS = [ConsumerBinding("registration", "event.published", consumers.on_event_published)]
+CONSUMERS = [
+    ConsumerBinding("registration", "event.published", on.on_event_published),
+    ConsumerBinding("registration", "ticket.issued", on.on_ticket_issued),
+    ConsumerBinding("registration", "ticket.revoked", on.on_ticket_revoked),
+    ConsumerBinding("registration", "device.paired", on.on_device_paired),
+    ConsumerBinding("registration", "device.revoked", on.on_device_revoked),
+    KEYS_CONSUMER,
+]

@@ -15,7 +15,13 @@ import asyncpg
 from shared.errors import Conflict, Forbidden, Unauthorized
 from shared.ids import new_secret, uuid7
 from shared.runtime import Runtime
-from shared.security import DUMMY_PASSWORD_HASH, digest, hash_password, verify_password
+from shared.security import (
+    DUMMY_PASSWORD_HASH,
+    digest,
+    hash_password,
+    sign_claims,
+    verify_password,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +89,25 @@ async def login(
     ok = await asyncio.to_thread(verify_password, stored, password)
     if row is None or not ok:
         raise Unauthorized(code="login_failed")
-    token = new_secret(32)
     csrf = new_secret(24) if kind == "console" else None
     expires = datetime.now(UTC) + timedelta(hours=SESSION_HOURS)
+    if kind == "api":
+        # Signed, so checkin, stamprally and notify can check it with the public keys.
+        from services.registration.service import keyring
+
+        token = sign_claims(
+            keyring(rt).active,
+            "organizer",
+            {
+                "o": str(row["id"]),
+                "r": row["role"],
+                "ev": list(row["events"]),
+                "x": int(expires.timestamp()),
+                "n": new_secret(8),
+            },
+        )
+    else:
+        token = new_secret(32)
     await rt.pool.execute(
         "INSERT INTO sessions (token_hash, organizer_id, kind, csrf_token, expires_at)"
         " VALUES ($1, $2, $3, $4, $5)",

@@ -40,6 +40,19 @@ def keyring(rt: Runtime) -> KeyRing:
 
 async def load_keys(rt: Runtime) -> None:
     rt.state[KEYS] = KeyRing.load_or_create(rt.settings.data_dir / "keys")
+    await publish_keys(rt)
+
+
+async def publish_keys(rt: Runtime) -> None:
+    """Tell every service which public keys verify tickets and tokens (on start and
+    after a rotation); consumers keep the newest set."""
+    ring = keyring(rt)
+    fact = c.KeysPublished(
+        keys=[c.PublicKey(**k) for k in ring.public_jwks()], as_of=datetime.now(UTC)
+    )
+    async with transaction(rt.pool) as conn:
+        await _publish(rt, conn, None, fact)
+    rt.committed()
 
 
 async def watch_keys(rt: Runtime) -> None:
@@ -50,9 +63,12 @@ async def watch_keys(rt: Runtime) -> None:
         await asyncio.sleep(10)
         if keyring(rt).reload_if_changed():
             logger.info("ticket keys reloaded", extra={"active": keyring(rt).active.kid_text})
+            await publish_keys(rt)
 
 
-async def _publish(rt: Runtime, conn: asyncpg.Connection, slug: str, *facts: Contract) -> None:
+async def _publish(
+    rt: Runtime, conn: asyncpg.Connection, slug: str | None, *facts: Contract
+) -> None:
     await rt.publish(
         conn, *(envelope_for(f, event=slug, correlation_id=correlation_id.get()) for f in facts)
     )

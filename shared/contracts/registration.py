@@ -155,3 +155,20 @@ class EventAnnounced(Contract):
     announcement_id: UUID
     subject: dict[str, str]
     body: dict[str, str]
+
+
+class PublicKey(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kid: str
+    alg: Literal["Ed25519"] = "Ed25519"
+    public_key: str
+
+
+@contract("registration", "keys.published")
+class KeysPublished(Contract):
+    """The whole set of public keys that verify tickets, device and organizer tokens,
+    as of ``as_of``; a newer set replaces an older one."""
+
+    keys: list[PublicKey]
+    as_of: datetime

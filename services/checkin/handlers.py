@@ -1,0 +1,134 @@
+"""Checkin's HTTP edge: parse → one service call → response."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from services.checkin import repository, service
+from services.checkin.schemas import BatchIn, ScanIn
+from shared.auth import organizer_from
+from shared.errors import Forbidden, NotFound, Unauthorized
+from shared.http import json_response, parse_body, request_translator
+from shared.runtime import RUNTIME, Runtime
+from shared.security import InvalidTicket, verify_claims
+
+
+def rt_of(request: web.Request) -> Runtime:
+    return request.app[RUNTIME]
+
+
+async def device_of(request: web.Request, role: str = "gate") -> service.Device:
+    """The scanning device from its bearer token: 401 without a genuine unexpired one,
+    403 for a device of another kind. (A revoked device is answered per scan.)"""
+    auth = request.headers.get("Authorization", "")
+    if not auth.startswith("Bearer "):
+        raise Unauthorized()
+    rt = rt_of(request)
+    try:
+        claims = verify_claims(auth[7:].strip(), "device", await service.keys(rt).get())
+    except InvalidTicket:
+        raise Unauthorized() from None
+    if claims.get("r") != role:
+        raise Forbidden(code="wrong_device_role")
+    try:
+        device_id = uuid.UUID(str(claims["d"]))
+    except (KeyError, ValueError):
+        raise Unauthorized() from None
+    return service.Device(device_id, str(claims["e"]), str(claims["r"]), str(claims["p"]))
+
+
+async def post_scan(request: web.Request) -> web.StreamResponse:
+    device = await device_of(request)
+    body = await parse_body(request, ScanIn)
+    result = await service.scan(
+        rt_of(request),
+        device,
+        service.Scan(body.client_scan_id, body.qr_text, body.direction, body.scanned_at),
+        request_translator(request),
+    )
+    return json_response(result)
+
+
+async def post_batch(request: web.Request) -> web.StreamResponse:
+    """The offline queue's sync: each scan on its own (a failure never loses the others),
+    answers in the same order."""
+    device = await device_of(request)
+    body = await parse_body(request, BatchIn)
+    t = request_translator(request)
+    rt = rt_of(request)
+    results = []
+    for s in body.scans:
+        results.append(
+            await service.scan(
+                rt, device, service.Scan(s.client_scan_id, s.qr_text, s.direction, s.scanned_at), t
+            )
+        )
+    return json_response({"results": results})
+
+
+async def get_device(request: web.Request) -> web.StreamResponse:
+    device = await device_of(request)
+    rt = rt_of(request)
+    event = await repository.get_event(rt.pool, device.event)
+    return json_response(
+        {
+            "device_id": str(device.id),
+            "event": device.event,
+            "role": device.role,
+            "place": device.place,
+            "event_title": event["title"] if event else None,
+        }
+    )
+
+
+async def get_revoked(request: web.Request) -> web.StreamResponse:
+    """Cancelled tickets of the device's event, for the scanner's offline checks."""
+    device = await device_of(request)
+    return json_response(
+        {"tickets": await repository.revoked_since(rt_of(request).pool, device.event)}
+    )
+
+
+async def get_keys(request: web.Request) -> web.StreamResponse:
+    """Checkin's copy of the public keys, so scanners can verify offline even while
+    registration is down."""
+    return json_response(
+        {"keys": await service.keys(rt_of(request)).jwks()},
+        headers={"Cache-Control": "public, max-age=60"},
+    )
+
+
+async def get_counts(request: web.Request) -> web.StreamResponse:
+    rt = rt_of(request)
+    org = await organizer_from(request, service.keys(rt))
+    slug = request.match_info["slug"]
+    org.require(slug)
+    if await repository.get_event(rt.pool, slug) is None:
+        raise NotFound()
+    return json_response(await repository.counts(rt.pool, slug))
+
+
+async def get_duplicates(request: web.Request) -> web.StreamResponse:
+    """Tickets admitted offline on two devices: the second scan, for organizers to see."""
+    rt = rt_of(request)
+    org = await organizer_from(request, service.keys(rt))
+    slug = request.match_info["slug"]
+    org.require(slug)
+    rows = await repository.offline_duplicates(rt.pool, slug)
+    return json_response(
+        {
+            "items": [
+                {
+                    "device_id": str(r["device_id"]),
+                    "client_scan_id": r["client_scan_id"],
+                    "gate": r["gate"],
+                    "ticket_id": str(r["ticket_id"]),
+                    "scanned_at": r["scanned_at"].isoformat(),
+                    "received_at": r["received_at"].isoformat(),
+                }
+                for r in rows
+            ]
+        }
+    )

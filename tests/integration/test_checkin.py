@@ -1,0 +1,306 @@
+"""Check-in against real PostgreSQL and NATS, with registration running beside it: tickets
+and devices reach the gate over the bus; scans are decided once, in the contract's order of
+checks; retries change nothing; the gate works on while registration is down."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from services.checkin import service as checkin
+from services.checkin.app import create_app as checkin_app
+from services.checkin.settings import CheckinSettings
+from services.registration import service as registration
+from shared.i18n import translator
+from shared.runtime import RUNTIME
+from shared.security import KeyRing, sign_claims, sign_ticket
+from shared.testing import wait_until
+from tests.integration.regfixtures import ADMIN, make_event, person, running_registration
+
+REG = "/api/registration"
+CHK = "/api/checkin"
+
+
+@pytest.fixture(scope="module")
+async def reg(
+    make_settings: Any, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TestClient]:
+    async for c in running_registration(make_settings, tmp_path_factory.mktemp("reg")):
+        yield c
+
+
+@pytest.fixture(scope="module")
+async def chk(make_settings: Any, reg: TestClient) -> AsyncIterator[TestClient]:
+    client = TestClient(TestServer(checkin_app(make_settings(CheckinSettings, rate_limit=False))))
+    await client.start_server()
+    yield client
+    await client.close()
+
+
+@pytest.fixture(scope="module")
+async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="module")
+async def admin(reg: TestClient) -> dict[str, str]:
+    r = await reg.post(f"{REG}/auth/login", json={"email": ADMIN[0], "password": ADMIN[1]})
+    return {"Authorization": f"Bearer {(await r.json())['token']}"}
+
+
+async def pair(
+    reg: TestClient, admin: dict[str, str], slug: str, place: str, role: str = "gate"
+) -> dict[str, str]:
+    made = await (
+        await reg.post(
+            f"{REG}/events/{slug}/devices", headers=admin, json={"role": role, "place": place}
+        )
+    ).json()
+    token = await (
+        await reg.post(f"{REG}/devices/pair", json={"pairing_code": made["pairing_code"]})
+    ).json()
+    return {"Authorization": f"Bearer {token['device_token']}", "device_id": made["device_id"]}
+
+
+async def known(db: asyncpg.Pool, sql: str, *args: Any) -> Any:
+    return await wait_until(lambda: db.fetchval(sql, *args), timeout=10, message=sql)
+
+
+async def scan(
+    chk: TestClient,
+    device: dict[str, str],
+    qr: str,
+    direction: str = "in",
+    client_scan_id: str | None = None,
+    **extra: Any,
+) -> tuple[int, dict[str, Any]]:
+    r = await chk.post(
+        f"{CHK}/scans",
+        json={
+            "client_scan_id": client_scan_id or uuid.uuid4().hex,
+            "qr_text": qr,
+            "direction": direction,
+            **extra,
+        },
+        headers={"Authorization": device["Authorization"]},
+    )
+    return r.status, await r.json()
+
+
+async def test_entry_exit_and_retries_at_one_gate(
+    reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    slug = await make_event(reg)
+    a = await (
+        await reg.post(f"{REG}/events/{slug}/registrations", json=person(1, party_size=1))
+    ).json()
+    qr = a["ticket"]["qr_text"]
+    gate = await pair(reg, admin, slug, "east")
+    await known(db, "SELECT true FROM checkin.tickets WHERE id=$1", uuid.UUID(a["ticket"]["id"]))
+    await known(db, "SELECT true FROM checkin.devices WHERE id=$1", uuid.UUID(gate["device_id"]))
+
+    status, first = await scan(chk, gate, qr, client_scan_id="s-1")
+    assert status == 200 and first["result"] == "admitted"
+    assert first["attendee"] == {
+        "display_name": "Tran Van 1",
+        "party_size": 1,
+        "category": "visitor",
+        "language": "vi",
+    }
+    _, again = await scan(chk, gate, qr, client_scan_id="s-1")  # the phone retried
+    assert again == first
+    _, second = await scan(chk, gate, qr)
+    assert second["result"] == "already_admitted" and second["first_gate"] == "east"
+    _, out = await scan(chk, gate, qr, "out")
+    assert out["result"] == "exited"
+    _, out2 = await scan(chk, gate, qr, "out")
+    assert (out2["result"], out2["reason"]) == ("rejected", "not_admitted_yet")
+    _, back = await scan(chk, gate, qr)  # the visitor category allows no re-entry by default
+    assert back["result"] == "already_admitted"
+    counts = await (await chk.get(f"{CHK}/events/{slug}/counts", headers=admin)).json()
+    assert (counts["admitted_parties"], counts["admitted_people"], counts["inside_people"]) == (
+        1,
+        1,
+        0,
+    )
+    assert counts["by_gate"]["east"]["scans_last_minute"] == 5  # the retry is not a new scan
+    assert counts["scans_last_minute"] == 5
+
+
+async def test_bad_tickets_and_tokens_get_the_right_answer(
+    reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str], tmp_path: Any
+) -> None:
+    slug, other = await make_event(reg), await make_event(reg)
+    gate = await pair(reg, admin, slug, "main")
+    booth = await pair(reg, admin, slug, "b1", role="booth")
+    mine = await (await reg.post(f"{REG}/events/{slug}/registrations", json=person(1))).json()
+    theirs = await (await reg.post(f"{REG}/events/{other}/registrations", json=person(2))).json()
+    await known(db, "SELECT true FROM checkin.devices WHERE id=$1", uuid.UUID(gate["device_id"]))
+    qr = mine["ticket"]["qr_text"]
+    foreign_key = KeyRing.load_or_create(tmp_path / "k").active
+    forged = sign_ticket(foreign_key, uuid.UUID(mine["ticket"]["id"]), slug)
+    cases = {
+        "hello": "invalid_signature",
+        qr[:-4]: "invalid_signature",
+        qr[:20] + ("A" if qr[20] != "A" else "B") + qr[21:]: "invalid_signature",
+        forged: "invalid_signature",
+        theirs["ticket"]["qr_text"]: "wrong_event",
+    }
+    for text, reason in cases.items():
+        status, body = await scan(chk, gate, text)
+        assert status == 200 and (body["result"], body.get("reason")) == ("rejected", reason), text
+    # A cancelled ticket is refused once the revocation reaches the gate.
+    await reg.post(
+        f"{REG}/registrations/{mine['id']}/cancel",
+        headers={"X-Registration-Secret": mine["secret"]},
+    )
+    await known(
+        db, "SELECT revoked FROM checkin.tickets WHERE id=$1", uuid.UUID(mine["ticket"]["id"])
+    )
+    _, body = await scan(chk, gate, qr)
+    assert (body["result"], body["reason"]) == ("rejected", "cancelled")
+    # Tokens: none → 401; a booth's → 403; forged → 401; expired → 401.
+    r = await chk.post(f"{CHK}/scans", json={"client_scan_id": "x", "qr_text": qr})
+    assert r.status == 401
+    assert (await scan(chk, booth, qr))[0] == 403
+    fake = sign_claims(
+        foreign_key,
+        "device",
+        {"d": gate["device_id"], "e": slug, "r": "gate", "p": "main", "x": 2_000_000_000},
+    )
+    assert (await scan(chk, {"Authorization": f"Bearer {fake}"}, qr))[0] == 401
+    ring = registration.keyring(reg.server.app[RUNTIME])
+    expired = sign_claims(
+        ring.active, "device", {"d": gate["device_id"], "e": slug, "r": "gate", "p": "main", "x": 1}
+    )
+    assert (await scan(chk, {"Authorization": f"Bearer {expired}"}, qr))[0] == 401
+    # Malformed requests and a clock far ahead are problems, not scans.
+    future = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+    status, body = await scan(chk, gate, qr, scanned_at=future)
+    assert status == 422 and body["errors"][0]["field"] == "scanned_at"
+    past = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+    assert (await scan(chk, gate, "hello", scanned_at=past))[0] == 200
+    r = await chk.post(
+        f"{CHK}/scans", json={"qr_text": qr}, headers={"Authorization": gate["Authorization"]}
+    )
+    assert r.status == 422
+    big = {"scans": [{"client_scan_id": f"b{i}", "qr_text": "hello"} for i in range(10_000)]}
+    r = await chk.post(
+        f"{CHK}/scans/batch", json=big, headers={"Authorization": gate["Authorization"]}
+    )
+    assert r.status in (413, 422)
+    # A revoked device is told so on every scan.
+    await reg.post(f"{REG}/devices/{gate['device_id']}/revoke", headers=admin)
+    await known(db, "SELECT revoked FROM checkin.devices WHERE id=$1", uuid.UUID(gate["device_id"]))
+    _, body = await scan(chk, gate, qr)
+    assert (body["result"], body["reason"]) == ("rejected", "device_revoked")
+
+
+async def many_devices_scanning(
+    reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str], *, unsafe: bool
+) -> tuple[int, dict[str, int], dict[str, Any]]:
+    """1,000 tickets, 4 devices, each ticket scanned by two devices at once and retried."""
+    slug = await make_event(reg)
+    ring = registration.keyring(reg.server.app[RUNTIME])
+    tickets = [sign_ticket(ring.active, uuid.uuid4(), slug) for _ in range(1000)]
+    devices = [await pair(reg, admin, slug, f"gate{i}") for i in range(4)]
+    for d in devices:
+        await known(db, "SELECT true FROM checkin.devices WHERE id=$1", uuid.UUID(d["device_id"]))
+    rt = chk.server.app[RUNTIME]
+    t = translator("en")
+    rng = random.Random(4)
+    jobs = []
+    for n, qr in enumerate(tickets):
+        pair_of = rng.sample(range(4), 2)
+        for d in pair_of:
+            cid = f"{n}-{d}"
+            jobs.append((d, cid, qr))
+            if rng.random() < 0.3:
+                jobs.append((d, cid, qr))  # a retry of the same scan
+    rng.shuffle(jobs)
+    sem = asyncio.Semaphore(16)
+    results: dict[str, int] = {}
+
+    async def one(d: int, cid: str, qr: str) -> None:
+        dev = devices[d]
+        device = checkin.Device(uuid.UUID(dev["device_id"]), slug, "gate", f"gate{d}")
+        async with sem:
+            out = await checkin.scan(
+                rt, device, checkin.Scan(cid, qr, "in"), t, unsafe_no_ticket_lock=unsafe
+            )
+        results[out["result"]] = results.get(out["result"], 0) + 1
+
+    await asyncio.gather(*(one(*j) for j in jobs))
+    admitted = await db.fetchval(
+        "SELECT count(*) FROM checkin.scans WHERE event_slug=$1 AND result='admitted'", slug
+    )
+    counts = await (await chk.get(f"{CHK}/events/{slug}/counts", headers=admin)).json()
+    return admitted, results, counts
+
+
+async def test_1000_tickets_4_devices_each_admitted_exactly_once(
+    reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    admitted, results, counts = await many_devices_scanning(reg, chk, db, admin, unsafe=False)
+    assert admitted == 1000
+    assert results["admitted"] + results["already_admitted"] == sum(results.values())
+    assert (counts["admitted_parties"], counts["admitted_people"], counts["inside_people"]) == (
+        1000,
+        1000,
+        1000,
+    )
+
+
+async def test_control_without_the_ticket_lock_admits_some_twice(
+    reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    admitted, _, counts = await many_devices_scanning(reg, chk, db, admin, unsafe=True)
+    assert admitted > 1000 or counts["admitted_people"] > 1000
+
+
+async def test_gate_keeps_admitting_while_registration_is_down_and_catches_up_after(
+    reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str], make_settings: Any
+) -> None:
+    slug = await make_event(reg)
+    a = await (await reg.post(f"{REG}/events/{slug}/registrations", json=person(1))).json()
+    b = await (await reg.post(f"{REG}/events/{slug}/registrations", json=person(2))).json()
+    gate = await pair(reg, admin, slug, "west")
+    await known(db, "SELECT true FROM checkin.tickets WHERE id=$1", uuid.UUID(b["ticket"]["id"]))
+    await known(db, "SELECT true FROM checkin.devices WHERE id=$1", uuid.UUID(gate["device_id"]))
+    # Checkin is cut off (stopped) while b cancels; registration then goes down.
+    chk_app = chk.server.app
+    await chk.close()
+    await reg.post(
+        f"{REG}/registrations/{b['id']}/cancel", headers={"X-Registration-Secret": b["secret"]}
+    )
+    await wait_until(
+        lambda: db.fetchval("SELECT count(*) = 0 FROM registration.outbox WHERE sent_at IS NULL"),
+        message="sent",
+    )
+    reg_app_runner = reg.server.runner
+    assert reg_app_runner is not None
+    await reg.close()
+    # Checkin comes back alone: it admits what it knows, and learns b's cancellation.
+    again = TestClient(TestServer(checkin_app(make_settings(CheckinSettings))))
+    await again.start_server()
+    try:
+        _, first = await scan(again, gate, a["ticket"]["qr_text"])
+        assert first["result"] == "admitted"
+        await known(
+            db, "SELECT revoked FROM checkin.tickets WHERE id=$1", uuid.UUID(b["ticket"]["id"])
+        )
+        _, second = await scan(again, gate, b["ticket"]["qr_text"])
+        assert (second["result"], second["reason"]) == ("rejected", "cancelled")
+    finally:
+        await again.close()
+    del chk_app
