@@ -24,6 +24,7 @@ DEFINITION = ServiceDefinition(
     on_start=(service.start,),
     on_stop=(service.stop,),
     locale_dir=HERE / "locale",
+    statics=(("/scan/static", HERE / "static" / "scan"),),
 )
 
 

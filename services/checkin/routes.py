@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.checkin import handlers as h
+from services.checkin import pages
 from services.checkin import schemas as s
 from shared.openapi import Route
 
@@ -11,6 +12,10 @@ DEVICE = ("device",)
 
 
 def routes() -> list[Route]:
+    return [*api_routes(), *pages.page_routes()]
+
+
+def api_routes() -> list[Route]:
     return [
         Route(
             "POST",
