@@ -33,9 +33,9 @@ typecheck: $(STAMP)
 CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+		apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-core >/dev/null; \
 	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; fi
+		apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-core >/dev/null; fi
 
 pytest: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest

@@ -27,6 +27,16 @@ logger = logging.getLogger("tomoni")
 SERVICE_NAMES = ("registration", "checkin", "stamprally", "notify")
 
 
+def _fast_loop() -> None:
+    """uvloop for the long-running commands when it is installed (it is a dependency on
+    Linux): the same asyncio API, a faster event loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    uvloop.install()
+
+
 def _service_module(name: str) -> Any:
     if name not in SERVICE_NAMES:
         raise SystemExit(f"tomoni: unknown service {name!r} (one of {', '.join(SERVICE_NAMES)})")
@@ -91,6 +101,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             )
         )
         try:
+            _fast_loop()
             asyncio.run(_up(base, overrides, data_dir, pg, nats_srv))
         finally:
             runtime_file.unlink(missing_ok=True)
@@ -152,6 +163,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def ready() -> None:
         logger.info("serving", extra={"service": args.service, "port": port})
 
+    _fast_loop()
     asyncio.run(_run_until_signal(app, host, port, ready))
     return 0
 

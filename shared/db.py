@@ -45,6 +45,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Released connections are not reset with a query (asyncpg's default costs a round
+    trip per use: ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``). The rule
+    that makes this safe: no session state on pooled connections — ``SET LOCAL`` only,
+    advisory locks released in the same block, LISTEN only on dedicated connections."""
+
+
 async def create_pool(
     dsn: str,
     schema: str,
@@ -62,6 +69,7 @@ async def create_pool(
         init=_init_connection,
         server_settings={"search_path": f"{schema},public", "application_name": application_name},
         command_timeout=30,
+        reset=_keep_session,
     )
     assert pool is not None
     return pool

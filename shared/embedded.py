@@ -168,30 +168,32 @@ class EmbeddedPostgres:
         return self.url
 
     def _ensure_database(self, timeout: float) -> None:
-        import asyncio
-
-        import asyncpg
-
-        async def go() -> None:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    conn = await asyncpg.connect(self.admin_url)
-                    break
-                except (OSError, asyncpg.CannotConnectNowError):
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.1)
-            try:
-                exists = await conn.fetchval(
-                    "SELECT 1 FROM pg_database WHERE datname = $1", self.database
-                )
-                if not exists:
-                    await conn.execute(f'CREATE DATABASE "{self.database}"')
-            finally:
-                await conn.close()
-
-        asyncio.run(go())
+        """Create the database on first start, with the wheel's own client tools (no event
+        loop needed, so this works from inside one too)."""
+        bin_dir = _pg_module("_commands").POSTGRES_BIN_PATH
+        conn = ["-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
+        deadline = time.monotonic() + timeout
+        while (
+            subprocess.run([str(bin_dir / "pg_isready"), *conn, "-q"], check=False).returncode != 0
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not accept connections; see {self.log}")
+            time.sleep(0.1)
+        exists = subprocess.run(
+            [
+                str(bin_dir / "psql"),
+                *conn,
+                "-d",
+                "postgres",
+                "-tAc",
+                f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        if not exists:
+            subprocess.run([str(bin_dir / "createdb"), *conn, self.database], check=True)
 
     def stop(self, timeout: float = 20.0) -> None:
         _stop(self.proc, signal.SIGINT, timeout)  # SIGINT: PostgreSQL's fast shutdown

@@ -65,6 +65,9 @@ _PYDANTIC_CODES = {
 }
 
 TRANSLATOR_KEY = web.AppKey("translator_dirs", tuple)
+HtmlErrorPage = Callable[[web.Request, int, str], Awaitable[web.StreamResponse]]
+# A service with pages sets this: its pages' errors are then HTML in the page language.
+HTML_ERRORS = web.AppKey("html_errors", object)
 
 
 def request_translator(request: web.Request) -> Translator:
@@ -77,6 +80,22 @@ def request_language(request: web.Request) -> str:
     from shared.i18n import normalize
 
     return normalize(chosen) or negotiate(request.headers.get("Accept-Language"))
+
+
+async def _error_response(
+    request: web.Request,
+    status: int,
+    code: str,
+    headers: dict[str, str] | None = None,
+    **kw: Any,
+) -> web.StreamResponse:
+    page = request.app.get(HTML_ERRORS)
+    if page is not None and not request.path.startswith("/api/"):
+        response: web.StreamResponse = await page(request, status, code)  # type: ignore[operator]
+        if headers:
+            response.headers.update(headers)
+        return response
+    return problem(request, status, code, headers=headers, **kw)
 
 
 def problem(
@@ -177,35 +196,40 @@ _UNAVAILABLE = (
 async def error_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    api = request.path.startswith("/api/")
     try:
         return await handler(request)
     except errors.ValidationFailed as exc:
-        return problem(request, 422, exc.code, field_errors=exc.errors)
+        return await _error_response(request, 422, exc.code, field_errors=exc.errors)
     except errors.RateLimited as exc:
-        return problem(request, 429, exc.code, headers={"Retry-After": str(exc.retry_after)})
+        return await _error_response(
+            request, 429, exc.code, headers={"Retry-After": str(exc.retry_after)}
+        )
     except errors.Unavailable as exc:
-        return problem(request, 503, exc.code, headers={"Retry-After": str(exc.retry_after)})
+        return await _error_response(
+            request, 503, exc.code, headers={"Retry-After": str(exc.retry_after)}
+        )
     except errors.TomoniError as exc:
         status = 400 if exc.code == "malformed_json" else exc.status
-        return problem(request, status, exc.code)
+        return await _error_response(request, status, exc.code)
     except web.HTTPRequestEntityTooLarge:
-        return problem(request, 413, "payload_too_large")
+        return await _error_response(request, 413, "payload_too_large")
     except web.HTTPException as exc:
-        if exc.status < 400 or (not api and exc.status == 404):
+        if exc.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status, "internal_error" if exc.status >= 500 else "validation_failed"
         )
-        return problem(request, exc.status, code, headers=_keep_allow(exc))
+        if not request.path.startswith("/api/") and request.app.get(HTML_ERRORS) is None:
+            raise
+        return await _error_response(request, exc.status, code, headers=_keep_allow(exc))
     except asyncio.CancelledError:
         raise
     except _UNAVAILABLE as exc:
         logger.warning("dependency unavailable", extra={"error": type(exc).__name__})
-        return problem(request, 503, "unavailable", headers={"Retry-After": "2"})
+        return await _error_response(request, 503, "unavailable", headers={"Retry-After": "2"})
     except Exception:
         logger.exception("unhandled error", extra={"path": request.path})
-        return problem(request, 500, "internal_error")
+        return await _error_response(request, 500, "internal_error")
 
 
 def _keep_allow(exc: web.HTTPException) -> dict[str, str] | None:

@@ -98,9 +98,9 @@ class Translator:
         for code, cat in self._catalogs:
             if code == "en":
                 return message
-            translated = cat.gettext(message)
-            if translated != message:
-                return translated
+            if _has(cat, message):
+                # A translation may equal the English ("Email" in Vietnamese): it counts.
+                return cat.gettext(message)
         return message
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
@@ -113,13 +113,17 @@ class Translator:
         return singular if n == 1 else plural
 
 
+def _has(cat: gettext.NullTranslations, message: str) -> bool:
+    entries: dict[str, str] = getattr(cat, "_catalog", None) or {}
+    return bool(entries.get(message))
+
+
 def translator(lang: str, *extra_dirs: Path) -> Translator:
     return Translator(lang, locale_dirs=(*extra_dirs, SHARED_LOCALE_DIR))
 
 
 def has_translation(lang: str, message: str, *extra_dirs: Path) -> bool:
     """True when ``lang``'s own catalog translates ``message`` (no fallback)."""
-    for d in (*extra_dirs, SHARED_LOCALE_DIR):
-        if _catalog(d, "messages", lang).gettext(message) != message:
-            return True
-    return False
+    return any(
+        _has(_catalog(d, "messages", lang), message) for d in (*extra_dirs, SHARED_LOCALE_DIR)
+    )

@@ -28,7 +28,7 @@ from shared.config import TomoniSettings
 from shared.consumer import Consumer, Handler
 from shared.errors import ConfigError
 from shared.events import Envelope
-from shared.http import json_response, new_app
+from shared.http import HTML_ERRORS, HtmlErrorPage, json_response, new_app
 from shared.openapi import Route, add_routes, openapi_route
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,8 @@ class ServiceDefinition:
     on_start: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
     on_stop: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
+    # Renders an HTML error page for paths outside /api/ (status, code) → response.
+    html_errors: HtmlErrorPage | None = None
 
     @property
     def schema(self) -> str:
@@ -276,8 +278,11 @@ def build_app(
     def all_routes() -> list[Route]:
         return [*health_routes(definition), *definition.routes()]
 
-    add_routes(app, [*all_routes(), openapi_route(definition.name, all_routes)])
+    # Static folders first, so a page route with a catch-all never hides them.
     for prefix, folder in definition.statics:
         app.router.add_static(prefix, folder, append_version=True)
+    add_routes(app, [*all_routes(), openapi_route(definition.name, all_routes)])
+    if definition.html_errors is not None:
+        app[HTML_ERRORS] = definition.html_errors
     app.cleanup_ctx.append(_lifecycle(definition, settings, test_hooks))
     return app

@@ -155,9 +155,7 @@ async def category_counts(
     """Capacity and the counters kept with each write, per category, in form order."""
     return await conn.fetch(
         "SELECT code, capacity, confirmed_people, waitlist_people, pending_people,"
-        " (SELECT count(*) FROM registrations r WHERE r.event_slug = c.event_slug"
-        "   AND r.category_code = c.code AND r.status = 'waitlisted') AS waitlist_parties"
-        " FROM categories c WHERE event_slug = $1 ORDER BY position",
+        " waitlist_parties FROM categories WHERE event_slug = $1 ORDER BY position",
         slug,
     )
 
@@ -167,12 +165,15 @@ async def public_events(pool: asyncpg.Pool) -> list[asyncpg.Record]:
 
 
 # -- capacity: decided in one statement each, under the category row's lock -------------
-async def take_places(conn: asyncpg.Connection, slug: str, code: str, people: int) -> bool:
+async def take_places(
+    conn: asyncpg.Connection, slug: str, code: str, people: int
+) -> tuple[bool, int]:
     """Confirm ``people`` if they fit, else count them as waiting: one statement that
     locks the category row, decides against the latest committed counts and moves the
     counters, so the decision and everything the caller writes after it happen under
-    the same lock (the row stays locked until the transaction ends)."""
-    fits = await conn.fetchval(
+    the same lock (the row stays locked until the transaction ends). Returns whether they
+    fit, and if not, their place in the queue (the number of waiting parties)."""
+    row = await conn.fetchrow(
         """
         WITH cur AS (
             SELECT capacity - confirmed_people >= $3 AS fits FROM categories
@@ -180,15 +181,17 @@ async def take_places(conn: asyncpg.Connection, slug: str, code: str, people: in
         )
         UPDATE categories SET
             confirmed_people = confirmed_people + CASE WHEN cur.fits THEN $3 ELSE 0 END,
-            waitlist_people = waitlist_people + CASE WHEN cur.fits THEN 0 ELSE $3 END
+            waitlist_people = waitlist_people + CASE WHEN cur.fits THEN 0 ELSE $3 END,
+            waitlist_parties = waitlist_parties + CASE WHEN cur.fits THEN 0 ELSE 1 END
         FROM cur WHERE event_slug = $1 AND code = $2
-        RETURNING cur.fits
+        RETURNING cur.fits, waitlist_parties
         """,
         slug,
         code,
         people,
     )
-    return bool(fits)
+    assert row is not None
+    return bool(row["fits"]), int(row["waitlist_parties"])
 
 
 async def adjust_counters(
@@ -199,11 +202,14 @@ async def adjust_counters(
     confirmed: int = 0,
     waitlist: int = 0,
     pending: int = 0,
+    parties: int = 0,
 ) -> asyncpg.Record:
-    """Move counters by the given amounts; return the category's capacity and counters."""
+    """Move counters by the given amounts (``parties``: waiting parties); return the
+    category's capacity and counters."""
     row = await conn.fetchrow(
         "UPDATE categories SET confirmed_people = confirmed_people + $3,"
-        " waitlist_people = waitlist_people + $4, pending_people = pending_people + $5"
+        " waitlist_people = waitlist_people + $4, pending_people = pending_people + $5,"
+        " waitlist_parties = waitlist_parties + $6"
         " WHERE event_slug = $1 AND code = $2"
         " RETURNING capacity, confirmed_people, waitlist_people, pending_people",
         slug,
@@ -211,9 +217,141 @@ async def adjust_counters(
         confirmed,
         waitlist,
         pending,
+        parties,
     )
     assert row is not None
     return row
+
+
+REGISTRATION_COLUMNS = (
+    "id",
+    "event_slug",
+    "category_code",
+    "name",
+    "name_kana",
+    "email",
+    "phone",
+    "language",
+    "party_size",
+    "answers",
+    "notify_by",
+    "secret_hash",
+    "dup_guard",
+    "created_by",
+)
+
+
+async def register_in_one_statement(
+    pool: asyncpg.Pool,
+    *,
+    registration: dict[str, Any],
+    ticket: dict[str, Any],
+    outbox_rows: list[tuple[Any, str, str, bytes, bool, bool]],
+    correlation_id: str | None,
+    idempotency: tuple[str, bytes] | None,
+    answers: tuple[dict[str, Any], dict[str, Any]],
+) -> tuple[bool, int]:
+    """Register one party in ONE autocommit statement: take the category row's lock,
+    decide against the latest committed counts, move the counters, insert the registration
+    (confirmed, or waiting with its place in the queue), its ticket if confirmed, the facts
+    of the outcome (the queue place patched in), and the idempotency record with its answer.
+
+    The lock is held only while PostgreSQL runs this statement and commits it; no round
+    trip to this process happens in between, which is what a hot row's throughput depends
+    on. A duplicate registration or a reused idempotency key aborts the whole statement
+    (unique violation), so nothing is half-written.
+
+    ``outbox_rows``: (id, subject, type, body, for_fits, patch_position) for both outcomes.
+    ``answers``: the API answer if confirmed, and if waiting (position patched in)."""
+    r = registration
+    ids, subjects, types, bodies, for_fits, patches = zip(*outbox_rows, strict=True)
+    key, request_hash = idempotency or (None, None)
+    row = await pool.fetchrow(
+        """
+        WITH cur AS (
+            SELECT capacity - confirmed_people >= $9 AS fits FROM categories
+            WHERE event_slug = $2 AND code = $3 FOR NO KEY UPDATE
+        ), upd AS (
+            UPDATE categories c SET
+                confirmed_people = c.confirmed_people + CASE WHEN cur.fits THEN $9 ELSE 0 END,
+                waitlist_people = c.waitlist_people + CASE WHEN cur.fits THEN 0 ELSE $9 END,
+                waitlist_parties = c.waitlist_parties + CASE WHEN cur.fits THEN 0 ELSE 1 END
+            FROM cur WHERE c.event_slug = $2 AND c.code = $3
+            RETURNING cur.fits, c.waitlist_parties
+        ), reg AS (
+            INSERT INTO registrations (id, event_slug, category_code, status, name, name_kana,
+                email, phone, language, party_size, answers, notify_by, secret_hash,
+                dup_guard, created_by, waitlist_seq)
+            SELECT $1, $2, $3, CASE WHEN upd.fits THEN 'confirmed' ELSE 'waitlisted' END,
+                   $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                   CASE WHEN upd.fits THEN NULL ELSE nextval('waitlist_order') END
+            FROM upd
+            RETURNING 1
+        ), ticket AS (
+            INSERT INTO tickets (id, registration_id, event_slug, kid, qr_text, image_key_hash,
+                                 status)
+            SELECT $15, $1, $2, $16, $17, $18, 'active' FROM upd WHERE upd.fits
+            RETURNING 1
+        ), facts AS (
+            INSERT INTO outbox (id, subject, event_type, event_slug, body, correlation_id)
+            SELECT o.id, o.subject, o.event_type, $2,
+                   CASE WHEN o.patch THEN convert_to(jsonb_set(
+                            convert_from(o.body, 'UTF8')::jsonb, '{payload,position}',
+                            to_jsonb(upd.waitlist_parties))::text, 'UTF8')
+                        ELSE o.body END,
+                   $19
+            FROM unnest($20::uuid[], $21::text[], $22::text[], $23::bytea[], $24::bool[],
+                        $25::bool[]) WITH ORDINALITY
+                 AS o(id, subject, event_type, body, for_fits, patch, n), upd
+            WHERE o.for_fits = upd.fits
+            ORDER BY o.n
+            RETURNING 1
+        ), answer AS (
+            INSERT INTO idempotency_keys (key, request_hash, status, response)
+            SELECT $26, $27, 201,
+                   CASE WHEN upd.fits THEN $28::jsonb
+                        ELSE jsonb_set($29::jsonb, '{waitlist_position}',
+                                       to_jsonb(upd.waitlist_parties)) END
+            FROM upd WHERE $26::text IS NOT NULL
+            RETURNING 1
+        )
+        SELECT upd.fits, upd.waitlist_parties,
+               (SELECT count(*) FROM reg) + (SELECT count(*) FROM ticket)
+               + (SELECT count(*) FROM facts) + (SELECT count(*) FROM answer) AS written
+        FROM upd
+        """,
+        r["id"],
+        r["event_slug"],
+        r["category_code"],
+        r["name"],
+        r["name_kana"],
+        r["email"],
+        r["phone"],
+        r["language"],
+        r["party_size"],
+        r["answers"],
+        r["notify_by"],
+        r["secret_hash"],
+        r["dup_guard"],
+        r["created_by"],
+        ticket["id"],
+        ticket["kid"],
+        ticket["qr_text"],
+        ticket["image_key_hash"],
+        correlation_id,
+        list(ids),
+        list(subjects),
+        list(types),
+        list(bodies),
+        list(for_fits),
+        list(patches),
+        key,
+        request_hash,
+        answers[0],
+        answers[1],
+    )
+    assert row is not None, "unknown category"
+    return bool(row["fits"]), int(row["waitlist_parties"])
 
 
 async def lock_category(conn: asyncpg.Connection, slug: str, code: str) -> asyncpg.Record:
@@ -326,7 +464,7 @@ async def claim_idempotency_key(conn: asyncpg.Connection, key: str, request_hash
     )
 
 
-async def stored_answer(conn: asyncpg.Connection, key: str) -> asyncpg.Record | None:
+async def stored_answer(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT request_hash, status, response FROM idempotency_keys WHERE key = $1", key
     )

@@ -88,6 +88,7 @@ async def save_event(rt: Runtime, draft: EventDraft) -> int:
             for category in draft.categories:
                 await repository.lock_category(conn, draft.slug, category.code)
                 await _promote(rt, conn, draft.slug, category.code)
+        rt.state.get(EVENT_CACHE, {}).pop(draft.slug, None)
     except asyncpg.CheckViolationError as exc:
         if exc.constraint_name == "capacity_respected":
             raise Conflict(code="capacity_below_confirmed") from None
@@ -126,6 +127,25 @@ async def get_event(rt: Runtime, slug: str) -> EventDraft:
     event = await repository.load_event(rt.pool, slug)
     if event is None or not event.public:
         raise NotFound()
+    return event
+
+
+EVENT_CACHE = "event_cache"
+EVENT_CACHE_SECONDS = 2.0
+
+
+async def cached_event(rt: Runtime, slug: str) -> EventDraft | None:
+    """An event's form and windows, read at most every two seconds per replica: a burst
+    of registrations should not read the same rows thousands of times. Capacity is never
+    taken from here; it is decided in the database."""
+    import time
+
+    cache: dict[str, tuple[float, EventDraft | None]] = rt.state.setdefault(EVENT_CACHE, {})
+    hit = cache.get(slug)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    event = await repository.load_event(rt.pool, slug)
+    cache[slug] = (time.monotonic() + EVENT_CACHE_SECONDS, event)
     return event
 
 
@@ -219,7 +239,14 @@ def _contact(reg: asyncpg.Record) -> c.Contact:
     )
 
 
-def _fact(reg: asyncpg.Record, url: str | None) -> dict[str, Any]:
+def _replay_answer(stored: asyncpg.Record, fingerprint: bytes) -> tuple[int, dict[str, Any]]:
+    """The first answer for a key, if this request is the same one."""
+    if bytes(stored["request_hash"]) != fingerprint:
+        raise ValidationFailed([FieldError("Idempotency-Key", "idempotency_key_reused")])
+    return int(stored["status"]), dict(stored["response"])
+
+
+def _fact(reg: Any, url: str | None) -> dict[str, Any]:
     return {
         "registration_id": reg["id"],
         "category": reg["category_code"],
@@ -229,25 +256,20 @@ def _fact(reg: asyncpg.Record, url: str | None) -> dict[str, Any]:
     }
 
 
-async def _issue_ticket(
-    rt: Runtime, conn: asyncpg.Connection, reg: asyncpg.Record, revision: int = 1
-) -> tuple[dict[str, Any], c.TicketIssued, c.TicketInfo]:
-    """Sign a ticket for a confirmed registration. Returns the API view (with image URLs
-    carrying their own capability), the ``ticket.issued`` fact and the ticket info."""
+@dataclass(frozen=True)
+class NewTicket:
+    row: dict[str, Any]  # the tickets row to insert
+    view: dict[str, Any]  # the API's ticket object, image links with their own key
+    issued: c.TicketIssued
+    info: c.TicketInfo
+
+
+def _new_ticket(rt: Runtime, reg: Any, revision: int = 1) -> NewTicket:
+    """Sign a ticket for a registration (nothing written yet)."""
     key = keyring(rt).active
     ticket_id = uuid7()
     qr_text = sign_ticket(key, ticket_id, reg["event_slug"])
     image_key = new_secret(16)
-    await repository.insert_ticket(
-        conn,
-        id=ticket_id,
-        registration_id=reg["id"],
-        event_slug=reg["event_slug"],
-        kid=key.kid_text,
-        qr_text=qr_text,
-        image_key_hash=digest(image_key),
-        status="active",
-    )
     issued = c.TicketIssued(
         ticket_id=ticket_id,
         registration_id=reg["id"],
@@ -258,11 +280,30 @@ async def _issue_ticket(
         kid=key.kid_text,
         revision=revision,
     )
-    return (
-        ticket_view(ticket_id, qr_text, image_key),
-        issued,
-        c.TicketInfo(id=ticket_id, qr_text=qr_text),
+    return NewTicket(
+        row={
+            "id": ticket_id,
+            "registration_id": reg["id"],
+            "event_slug": reg["event_slug"],
+            "kid": key.kid_text,
+            "qr_text": qr_text,
+            "image_key_hash": digest(image_key),
+            "status": "active",
+        },
+        view=ticket_view(ticket_id, qr_text, image_key),
+        issued=issued,
+        info=c.TicketInfo(id=ticket_id, qr_text=qr_text),
     )
+
+
+async def _issue_ticket(
+    rt: Runtime, conn: asyncpg.Connection, reg: asyncpg.Record, revision: int = 1
+) -> tuple[dict[str, Any], c.TicketIssued, c.TicketInfo]:
+    """Sign and store a ticket for a confirmed registration. Returns the API view, the
+    ``ticket.issued`` fact and the ticket info."""
+    t = _new_ticket(rt, reg, revision)
+    await repository.insert_ticket(conn, **t.row)
+    return t.view, t.issued, t.info
 
 
 def ticket_view(ticket_id: uuid.UUID, qr_text: str, image_key: str | None) -> dict[str, Any]:
@@ -291,7 +332,7 @@ async def register(
     ``unsafe_no_capacity_lock`` exists for the concurrency test's control run only: it
     decides capacity by reading and then writing, which oversells."""
     now = now or datetime.now(UTC)
-    event = await repository.load_event(rt.pool, slug)
+    event = await cached_event(rt, slug)
     if event is None or (not event.public and organizer_id is None):
         raise NotFound()
     category, applicant = validate_request(event, req, now, staff=organizer_id is not None)
@@ -300,72 +341,61 @@ async def register(
     secret = new_secret()
     reg_id = uuid7()
     url = manage_url(rt, reg_id, secret)
+    values = {
+        "id": reg_id,
+        "event_slug": slug,
+        "category_code": category.code,
+        "status": domain.first_status(category.review, True),
+        "name": applicant.name,
+        "name_kana": applicant.name_kana,
+        "email": applicant.email,
+        "phone": applicant.phone,
+        "language": applicant.language,
+        "party_size": applicant.party_size,
+        "answers": applicant.answers,
+        "notify_by": applicant.notify_by,
+        "secret_hash": digest(secret),
+        "dup_guard": not category.allow_duplicates,
+        "created_by": organizer_id,
+    }
+    answer: dict[str, Any] = {"id": str(reg_id), "manage_url": url, "secret": secret}
+    fact = _fact(values, url)
+    if key is not None:
+        stored = await repository.stored_answer(rt.pool, key)
+        if stored is not None and stored["response"] is not None:
+            return _replay_answer(stored, fingerprint)
     try:
-        async with transaction(rt.pool) as conn:
-            if key is not None and not await repository.claim_idempotency_key(
-                conn, key, fingerprint
-            ):
-                stored = await repository.stored_answer(conn, key)
-                assert stored is not None
-                if bytes(stored["request_hash"]) != fingerprint:
-                    raise ValidationFailed(
-                        [FieldError("Idempotency-Key", "idempotency_key_reused")]
+        if category.review or unsafe_no_capacity_lock:
+            async with transaction(rt.pool) as conn:
+                if key is not None and not await repository.claim_idempotency_key(
+                    conn, key, fingerprint
+                ):
+                    stored = await repository.stored_answer(conn, key)
+                    assert stored is not None
+                    return _replay_answer(stored, fingerprint)
+                reg = await repository.insert_registration(conn, **values)
+                if category.review:
+                    await repository.adjust_counters(
+                        conn, slug, category.code, pending=reg["party_size"]
                     )
-                return int(stored["status"]), dict(stored["response"])
-            reg = await repository.insert_registration(
-                conn,
-                id=reg_id,
-                event_slug=slug,
-                category_code=category.code,
-                status=domain.first_status(category.review, True),
-                name=applicant.name,
-                name_kana=applicant.name_kana,
-                email=applicant.email,
-                phone=applicant.phone,
-                language=applicant.language,
-                party_size=applicant.party_size,
-                answers=applicant.answers,
-                notify_by=applicant.notify_by,
-                secret_hash=digest(secret),
-                dup_guard=not category.allow_duplicates,
-                created_by=organizer_id,
-            )
-            answer: dict[str, Any] = {"id": str(reg_id), "manage_url": url, "secret": secret}
-            fact = _fact(reg, url)
-            if category.review:
-                await repository.adjust_counters(
-                    conn, slug, category.code, pending=reg["party_size"]
-                )
-                await _publish(rt, conn, slug, c.RegistrationPendingReview(**fact))
-                answer["status"] = "pending_review"
-            else:
-                if unsafe_no_capacity_lock:
-                    fits = await _unsafe_read_then_write(
-                        conn, slug, category.code, reg["party_size"]
-                    )
+                    await _publish(rt, conn, slug, c.RegistrationPendingReview(**fact))
+                    answer["status"] = "pending_review"
                 else:
-                    fits = await repository.take_places(
-                        conn, slug, category.code, reg["party_size"]
-                    )
-                if fits:
-                    view, issued, info = await _issue_ticket(rt, conn, reg)
-                    await _publish(
-                        rt, conn, slug, c.RegistrationConfirmed(**fact, ticket=info), issued
-                    )
-                    answer.update(status="confirmed", ticket=view)
-                else:
-                    reg = await repository.set_status(conn, reg_id, "waitlisted", waitlisted=True)
-                    position = await repository.waitlist_position(conn, reg)
-                    assert position is not None
-                    await _publish(
-                        rt, conn, slug, c.RegistrationWaitlisted(**fact, position=position)
-                    )
-                    answer.update(status="waitlisted", waitlist_position=position)
-            if key is not None:
-                await repository.store_answer(conn, key, 201, answer)
+                    answer.update(await _unsafe_register(rt, conn, reg, fact))
+                if key is not None:
+                    await repository.store_answer(conn, key, 201, answer)
+        else:
+            # Decided and written in one autocommit statement (registration, ticket,
+            # facts, stored answer): nothing waits on this process while the lock is held.
+            answer.update(await _decide(rt, values, fact, answer, key, fingerprint))
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name in ("one_active_per_email", "one_active_per_phone"):
             raise Conflict(code="duplicate_registration") from None
+        if exc.constraint_name == "idempotency_keys_pkey" and key is not None:
+            # The same key was used by a concurrent request that committed first.
+            stored = await repository.stored_answer(rt.pool, key)
+            assert stored is not None
+            return _replay_answer(stored, fingerprint)
         raise
     rt.committed()
     logger.info(
@@ -375,9 +405,78 @@ async def register(
     return 201, answer
 
 
+async def _decide(
+    rt: Runtime,
+    values: dict[str, Any],
+    fact: dict[str, Any],
+    answer: dict[str, Any],
+    key: str | None,
+    fingerprint: bytes,
+) -> dict[str, Any]:
+    """Both possible outcomes prepared here; the decision and every write in one statement
+    (``repository.register_in_one_statement``). Returns what to add to the answer."""
+    slug = values["event_slug"]
+    ticket = _new_ticket(rt, values)
+    cid = correlation_id.get()
+    confirmed = [
+        envelope_for(
+            c.RegistrationConfirmed(**fact, ticket=ticket.info), event=slug, correlation_id=cid
+        ),
+        envelope_for(ticket.issued, event=slug, correlation_id=cid),
+    ]
+    waitlisted = envelope_for(
+        c.RegistrationWaitlisted(**fact, position=0), event=slug, correlation_id=cid
+    )
+    ns = rt.namespace
+    rows = [
+        (e.id, e.subject(ns), e.type, e.model_dump_json().encode(), True, False) for e in confirmed
+    ]
+    rows.append(
+        (
+            waitlisted.id,
+            waitlisted.subject(ns),
+            waitlisted.type,
+            waitlisted.model_dump_json().encode(),
+            False,
+            True,
+        )
+    )
+    fits, queue = await repository.register_in_one_statement(
+        rt.pool,
+        registration=values,
+        ticket=ticket.row,
+        outbox_rows=rows,
+        correlation_id=cid,
+        idempotency=(key, fingerprint) if key else None,
+        answers=(
+            {**answer, "status": "confirmed", "ticket": ticket.view},
+            {**answer, "status": "waitlisted", "waitlist_position": 0},
+        ),
+    )
+    rt.committed()
+    if fits:
+        return {"status": "confirmed", "ticket": ticket.view}
+    return {"status": "waitlisted", "waitlist_position": queue}
+
+
+async def _unsafe_register(
+    rt: Runtime, conn: asyncpg.Connection, reg: asyncpg.Record, fact: dict[str, Any]
+) -> dict[str, Any]:
+    """The control run's registration: capacity read, then written (oversells)."""
+    slug, code = reg["event_slug"], reg["category_code"]
+    fits, queue = await _unsafe_read_then_write(conn, slug, code, reg["party_size"])
+    if fits:
+        view, issued, info = await _issue_ticket(rt, conn, reg)
+        await _publish(rt, conn, slug, c.RegistrationConfirmed(**fact, ticket=info), issued)
+        return {"status": "confirmed", "ticket": view}
+    await repository.set_status(conn, reg["id"], "waitlisted", waitlisted=True)
+    await _publish(rt, conn, slug, c.RegistrationWaitlisted(**fact, position=queue))
+    return {"status": "waitlisted", "waitlist_position": queue}
+
+
 async def _unsafe_read_then_write(
     conn: asyncpg.Connection, slug: str, code: str, people: int
-) -> bool:
+) -> tuple[bool, int]:
     """The bug the capacity test must catch: check, then write, without a lock."""
     row = await conn.fetchrow(
         "SELECT capacity, confirmed_people FROM categories WHERE event_slug=$1 AND code=$2",
@@ -387,13 +486,17 @@ async def _unsafe_read_then_write(
     assert row is not None
     if row["confirmed_people"] + people > row["capacity"]:
         await conn.execute(
-            "UPDATE categories SET waitlist_people = waitlist_people + $3"
+            "UPDATE categories SET waitlist_people = waitlist_people + $3,"
+            " waitlist_parties = waitlist_parties + 1"
             " WHERE event_slug=$1 AND code=$2",
             slug,
             code,
             people,
         )
-        return False
+        queue = await conn.fetchval(
+            "SELECT waitlist_parties FROM categories WHERE event_slug=$1 AND code=$2", slug, code
+        )
+        return False, int(queue)
     import asyncio
 
     await asyncio.sleep(0.005)  # the gap in which another request reads the same count
@@ -403,7 +506,7 @@ async def _unsafe_read_then_write(
         code,
         row["confirmed_people"] + people,
     )
-    return True
+    return True, 0
 
 
 # -- the attendee's own registration ----------------------------------------------------
@@ -473,6 +576,7 @@ async def _end(rt: Runtime, reg_id: uuid.UUID, *, new_status: str, by: str) -> a
             confirmed=-size if previous == "confirmed" else 0,
             waitlist=-size if previous == "waitlisted" else 0,
             pending=-size if previous == "pending_review" else 0,
+            parties=-1 if previous == "waitlisted" else 0,
         )
         facts: list[Contract] = []
         ticket = await repository.revoke_ticket(conn, reg_id)
@@ -515,7 +619,7 @@ async def _promote(rt: Runtime, conn: asyncpg.Connection, slug: str, code: str) 
             continue
         reg = await repository.set_status(conn, r["id"], "confirmed")
         await repository.adjust_counters(
-            conn, slug, code, confirmed=reg["party_size"], waitlist=-reg["party_size"]
+            conn, slug, code, confirmed=reg["party_size"], waitlist=-reg["party_size"], parties=-1
         )
         _, issued, info = await _issue_ticket(rt, conn, reg)
         # The promoted person's manage link is theirs already; notify re-sends it from
@@ -541,7 +645,8 @@ async def approve(rt: Runtime, reg_id: uuid.UUID) -> asyncpg.Record:
             raise Conflict(code="not_allowed_in_this_status")
         size = reg["party_size"]
         await repository.adjust_counters(conn, slug, code, pending=-size)
-        if await repository.take_places(conn, slug, code, size):  # or counts them as waiting
+        fits, queue = await repository.take_places(conn, slug, code, size)
+        if fits:
             reg = await repository.set_status(conn, reg_id, "confirmed")
             _, issued, info = await _issue_ticket(rt, conn, reg)
             await _publish(
@@ -553,12 +658,11 @@ async def approve(rt: Runtime, reg_id: uuid.UUID) -> asyncpg.Record:
             )
         else:
             reg = await repository.set_status(conn, reg_id, "waitlisted", waitlisted=True)
-            position = await repository.waitlist_position(conn, reg)
             await _publish(
                 rt,
                 conn,
                 slug,
-                c.RegistrationApproved(**_fact(reg, None), status="waitlisted", position=position),
+                c.RegistrationApproved(**_fact(reg, None), status="waitlisted", position=queue),
             )
     rt.committed()
     return reg

@@ -4,11 +4,13 @@
 ALTER TABLE categories
     ADD COLUMN confirmed_people integer NOT NULL DEFAULT 0,
     ADD COLUMN waitlist_people  integer NOT NULL DEFAULT 0,
+    ADD COLUMN waitlist_parties integer NOT NULL DEFAULT 0,
     ADD COLUMN pending_people   integer NOT NULL DEFAULT 0,
     ADD COLUMN allow_duplicates boolean NOT NULL DEFAULT false,
     ADD CONSTRAINT capacity_respected CHECK (confirmed_people <= capacity),
     ADD CONSTRAINT counters_positive CHECK (
-        confirmed_people >= 0 AND waitlist_people >= 0 AND pending_people >= 0);
+        confirmed_people >= 0 AND waitlist_people >= 0 AND pending_people >= 0
+        AND waitlist_parties >= 0);
 
 CREATE SEQUENCE waitlist_order;
 
@@ -31,8 +33,11 @@ CREATE TABLE registrations (
     dup_guard      boolean NOT NULL DEFAULT true,
     created_by     uuid,            -- the organizer, for staff-assisted registrations
     created_at     timestamptz NOT NULL DEFAULT now(),
-    updated_at     timestamptz NOT NULL DEFAULT now(),
-    FOREIGN KEY (event_slug, category_code) REFERENCES categories (event_slug, code)
+    updated_at     timestamptz NOT NULL DEFAULT now()
+    -- No foreign key to categories on purpose: every registration would take a KEY SHARE
+    -- lock on its category's row, the hottest row of the burst, and concurrent lockers
+    -- turn it into a multixact that each new one must copy. The service checks the
+    -- category; a category with registrations cannot be removed (service.save_event).
 );
 CREATE INDEX registrations_by_event ON registrations (event_slug, created_at, id);
 CREATE INDEX registrations_waiting ON registrations (event_slug, category_code, waitlist_seq)
