@@ -82,6 +82,15 @@ async def save_event(rt: Runtime, draft: EventDraft) -> int:
         raise ValidationFailed(errors)
     try:
         async with transaction(rt.pool) as conn:
+            in_use = await conn.fetchval(
+                "SELECT category_code FROM registrations WHERE event_slug = $1"
+                " AND NOT (category_code = ANY($2::text[])) LIMIT 1",
+                draft.slug,
+                [c.code for c in draft.categories],
+            )
+            if in_use is not None:
+                # A category that people registered for cannot disappear.
+                raise Conflict(code="category_in_use")
             revision = await repository.upsert_event(conn, draft)
             await _publish(rt, conn, draft.slug, event_published(draft, revision))
             # A larger capacity gives the new places to the waiting list at once.
@@ -93,9 +102,6 @@ async def save_event(rt: Runtime, draft: EventDraft) -> int:
         if exc.constraint_name == "capacity_respected":
             raise Conflict(code="capacity_below_confirmed") from None
         raise
-    except asyncpg.ForeignKeyViolationError:
-        # A category that people registered for cannot disappear.
-        raise Conflict(code="category_in_use") from None
     rt.committed()
     return revision
 

@@ -500,3 +500,24 @@ async def test_rate_limits_answer_429_with_retry_after(
                 assert int(r.headers["Retry-After"]) >= 1
                 assert (await r.json())["code"] == "rate_limited"
         assert statuses[0] == 401 and 429 in statuses
+
+
+async def test_a_category_with_registrations_cannot_be_removed(client: TestClient) -> None:
+    from dataclasses import replace
+
+    from services.registration import repository, service
+    from tests.integration.regfixtures import rt
+
+    slug = await make_event(
+        client,
+        Category(code="visitor", title={"ja": "来場者"}, capacity=5),
+        Category(code="other", title={"ja": "その他"}, capacity=5),
+    )
+    await client.post(f"{API}/events/{slug}/registrations", json=person(1))
+    event = await repository.load_event(rt(client).pool, slug)
+    assert event is not None
+    with pytest.raises(Conflict) as exc:
+        await service.save_event(rt(client), replace(event, categories=event.categories[1:]))
+    assert exc.value.code == "category_in_use"
+    # Removing the unused one is fine.
+    await service.save_event(rt(client), replace(event, categories=event.categories[:1]))
