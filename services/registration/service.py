@@ -395,13 +395,14 @@ async def register(
             # facts, stored answer): nothing waits on this process while the lock is held.
             answer.update(await _decide(rt, values, fact, answer, key, fingerprint))
     except asyncpg.UniqueViolationError as exc:
+        if key is not None:
+            # A concurrent request with the same key committed first: whichever unique
+            # index noticed (the key's, or the email's), the answer is the first one.
+            stored = await repository.stored_answer(rt.pool, key)
+            if stored is not None and stored["response"] is not None:
+                return _replay_answer(stored, fingerprint)
         if exc.constraint_name in ("one_active_per_email", "one_active_per_phone"):
             raise Conflict(code="duplicate_registration") from None
-        if exc.constraint_name == "idempotency_keys_pkey" and key is not None:
-            # The same key was used by a concurrent request that committed first.
-            stored = await repository.stored_answer(rt.pool, key)
-            assert stored is not None
-            return _replay_answer(stored, fingerprint)
         raise
     rt.committed()
     logger.info(
