@@ -112,9 +112,11 @@ async def store_device(conn: asyncpg.Connection, slug: str, **values: Any) -> No
     )
     if values["role"] == "gate":
         await conn.execute(
-            "INSERT INTO gate_counts (event_slug, gate) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            "INSERT INTO gate_counts (event_slug, gate, device_id) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING",
             slug,
             values["place"],
+            values["device_id"],
         )
 
 
@@ -131,23 +133,25 @@ async def device_revoked(pool: asyncpg.Pool, device_id: uuid.UUID) -> bool:
 
 
 # -- scans ------------------------------------------------------------------------------
-async def claim_scan(conn: asyncpg.Connection, **values: Any) -> bool:
-    """Insert the scan row; False if this (device, client_scan_id) was seen before (a
-    concurrent retry waits here for the first to commit)."""
-    return bool(
-        await conn.fetchval(
-            "INSERT INTO scans (device_id, client_scan_id, event_slug, gate, direction,"
-            " scanned_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT DO NOTHING RETURNING true",
-            values["device_id"],
-            values["client_scan_id"],
-            values["event_slug"],
-            values["gate"],
-            values["direction"],
-            values["scanned_at"],
-            values["received_at"],
-        )
+async def claim_scan(conn: asyncpg.Connection, **values: Any) -> tuple[bool, bool]:
+    """Insert the scan row: (fresh, device revoked). Not fresh if this (device,
+    client_scan_id) was seen before (a concurrent retry waits here for the first)."""
+    row = await conn.fetchrow(
+        "WITH claim AS (INSERT INTO scans (device_id, client_scan_id, event_slug, gate,"
+        " direction, scanned_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " ON CONFLICT DO NOTHING RETURNING true AS fresh)"
+        " SELECT EXISTS (SELECT 1 FROM claim) AS fresh,"
+        " COALESCE((SELECT revoked FROM devices WHERE id = $1), false) AS revoked",
+        values["device_id"],
+        values["client_scan_id"],
+        values["event_slug"],
+        values["gate"],
+        values["direction"],
+        values["scanned_at"],
+        values["received_at"],
     )
+    assert row is not None
+    return bool(row["fresh"]), bool(row["revoked"])
 
 
 async def first_answer(conn: asyncpg.Connection, device_id: uuid.UUID, client_scan_id: str) -> Any:
@@ -194,6 +198,7 @@ async def admit(
     slug: str,
     ticket_id: uuid.UUID,
     gate: str,
+    device_id: uuid.UUID,
     people: int,
     at: Any,
     first: bool,
@@ -201,7 +206,8 @@ async def admit(
     if first:
         await conn.execute(
             "INSERT INTO presence (ticket_id, event_slug, inside, people, entries, first_gate,"
-            " first_at, last_gate, last_at) VALUES ($1, $2, true, $3, 1, $4, $5, $4, $5)"
+            " first_device, first_at, last_gate, last_at)"
+            " VALUES ($1, $2, true, $3, 1, $4, $5, $6, $4, $6)"
             # Never taken while the caller holds the ticket's lock; without it (the
             # control run), two gates would both "admit" here.
             " ON CONFLICT (ticket_id) DO UPDATE SET entries = presence.entries + 1",
@@ -209,6 +215,7 @@ async def admit(
             slug,
             people,
             gate,
+            device_id,
             at,
         )
     else:
@@ -219,22 +226,17 @@ async def admit(
             gate,
             at,
         )
-    await conn.execute(
-        "INSERT INTO gate_counts (event_slug, gate, admitted_parties, admitted_people,"
-        " inside_people) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_slug, gate) DO UPDATE SET"
-        " admitted_parties = gate_counts.admitted_parties + EXCLUDED.admitted_parties,"
-        " admitted_people = gate_counts.admitted_people + EXCLUDED.admitted_people,"
-        " inside_people = gate_counts.inside_people + EXCLUDED.inside_people",
-        slug,
-        gate,
-        1 if first else 0,
-        people if first else 0,
-        people,
-    )
+    await _count(conn, slug, gate, device_id, 1 if first else 0, people if first else 0, people)
 
 
 async def exit_(
-    conn: asyncpg.Connection, slug: str, ticket_id: uuid.UUID, gate: str, people: int, at: Any
+    conn: asyncpg.Connection,
+    slug: str,
+    ticket_id: uuid.UUID,
+    gate: str,
+    device_id: uuid.UUID,
+    people: int,
+    at: Any,
 ) -> None:
     await conn.execute(
         "UPDATE presence SET inside = false, last_gate = $2, last_at = $3 WHERE ticket_id = $1",
@@ -242,13 +244,32 @@ async def exit_(
         gate,
         at,
     )
+    await _count(conn, slug, gate, device_id, 0, 0, -people)
+
+
+async def _count(
+    conn: asyncpg.Connection,
+    slug: str,
+    gate: str,
+    device_id: uuid.UUID,
+    parties: int,
+    admitted: int,
+    inside: int,
+) -> None:
+    """The device's own counter row: no two devices contend for one."""
     await conn.execute(
-        "INSERT INTO gate_counts (event_slug, gate, inside_people) VALUES ($1, $2, $3)"
-        " ON CONFLICT (event_slug, gate) DO UPDATE SET"
+        "INSERT INTO gate_counts (event_slug, gate, device_id, admitted_parties,"
+        " admitted_people, inside_people) VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (event_slug, gate, device_id) DO UPDATE SET"
+        " admitted_parties = gate_counts.admitted_parties + EXCLUDED.admitted_parties,"
+        " admitted_people = gate_counts.admitted_people + EXCLUDED.admitted_people,"
         " inside_people = gate_counts.inside_people + EXCLUDED.inside_people",
         slug,
         gate,
-        -people,
+        device_id,
+        parties,
+        admitted,
+        inside,
     )
 
 
@@ -256,10 +277,13 @@ async def counts(pool: asyncpg.Pool | asyncpg.Connection, slug: str) -> dict[str
     """The live numbers: counters kept with each scan, plus an indexed count of the last
     minute's scans."""
     gates = await pool.fetch(
-        "SELECT g.gate, g.admitted_parties, g.admitted_people, g.inside_people,"
+        "SELECT g.gate, sum(g.admitted_parties)::int AS admitted_parties,"
+        " sum(g.admitted_people)::int AS admitted_people,"
+        " sum(g.inside_people)::int AS inside_people,"
         " (SELECT count(*) FROM scans s WHERE s.event_slug = g.event_slug AND s.gate = g.gate"
         "  AND s.received_at > now() - interval '1 minute') AS last_minute"
-        " FROM gate_counts g WHERE g.event_slug = $1 ORDER BY g.gate",
+        " FROM gate_counts g WHERE g.event_slug = $1 GROUP BY g.event_slug, g.gate"
+        " ORDER BY g.gate",
         slug,
     )
     return {

@@ -107,7 +107,7 @@ async def scan(
         raise ValidationFailed([FieldError("scanned_at", "in_future")])
     public_keys = await keys(rt).get()
     async with transaction(rt.pool) as conn:
-        fresh = await repository.claim_scan(
+        fresh, revoked_device = await repository.claim_scan(
             conn,
             device_id=device.id,
             client_scan_id=s.client_scan_id,
@@ -126,7 +126,6 @@ async def scan(
         extra: dict[str, Any] = {}
         people = 0
         offline_dup = False
-        revoked_device = await conn.fetchval("SELECT revoked FROM devices WHERE id = $1", device.id)
         try:
             if revoked_device:
                 raise _Reject("device_revoked")
@@ -159,13 +158,20 @@ async def scan(
             if decision.result == "admitted":
                 people = ticket["party_size"] if ticket and ticket["party_size"] else 1
                 await repository.admit(
-                    conn, device.event, ticket_id, device.place, people, scanned_at, row is None
+                    conn,
+                    device.event,
+                    ticket_id,
+                    device.place,
+                    device.id,
+                    people,
+                    scanned_at,
+                    row is None,
                 )
             elif decision.result == "exited":
                 assert row is not None
                 people = row["people"]
                 await repository.exit_(
-                    conn, device.event, ticket_id, device.place, people, scanned_at
+                    conn, device.event, ticket_id, device.place, device.id, people, scanned_at
                 )
             elif decision.result == "already_admitted" and row is not None:
                 extra = {"first_gate": row["first_gate"], "first_at": row["first_at"].isoformat()}
@@ -235,7 +241,8 @@ async def apply_ticket_issued(conn: asyncpg.Connection, slug: str, t: TicketIssu
     person), correct the counters to its real party size."""
     await repository.store_ticket(conn, slug, t)
     row = await conn.fetchrow(
-        "SELECT people, inside, first_gate FROM presence WHERE ticket_id = $1 FOR UPDATE",
+        "SELECT people, inside, first_gate, first_device FROM presence"
+        " WHERE ticket_id = $1 FOR UPDATE",
         t.ticket_id,
     )
     if row is None or row["people"] == t.party_size:
@@ -245,10 +252,12 @@ async def apply_ticket_issued(conn: asyncpg.Connection, slug: str, t: TicketIssu
         "UPDATE presence SET people = $2 WHERE ticket_id = $1", t.ticket_id, t.party_size
     )
     await conn.execute(
-        "UPDATE gate_counts SET admitted_people = admitted_people + $3,"
-        " inside_people = inside_people + $4 WHERE event_slug = $1 AND gate = $2",
+        "UPDATE gate_counts SET admitted_people = admitted_people + $4,"
+        " inside_people = inside_people + $5"
+        " WHERE event_slug = $1 AND gate = $2 AND device_id = $3",
         slug,
         row["first_gate"],
+        row["first_device"],
         delta,
         delta if row["inside"] else 0,
     )

@@ -34,6 +34,7 @@ CREATE TABLE presence (
     people          integer NOT NULL,   -- counted at admission
     entries         integer NOT NULL DEFAULT 0,
     first_gate      text NOT NULL,
+    first_device    uuid NOT NULL,
     first_at        timestamptz NOT NULL,
     last_gate       text NOT NULL,
     last_at         timestamptz NOT NULL
@@ -58,12 +59,15 @@ CREATE TABLE scans (
 CREATE INDEX scans_recent ON scans (event_slug, received_at);
 CREATE INDEX scans_duplicates ON scans (event_slug) WHERE offline_duplicate;
 
--- Counters kept with each scan, so a live snapshot never scans the tables above.
+-- Counters kept with each scan, so a live snapshot never scans the tables above. One row
+-- per device, not per gate: the devices of a gate never wait for each other's counter
+-- row (a snapshot adds up a few dozen rows).
 CREATE TABLE gate_counts (
     event_slug       text NOT NULL,
     gate             text NOT NULL,
+    device_id        uuid NOT NULL,
     admitted_parties integer NOT NULL DEFAULT 0,
     admitted_people  integer NOT NULL DEFAULT 0,
     inside_people    integer NOT NULL DEFAULT 0,
-    PRIMARY KEY (event_slug, gate)
+    PRIMARY KEY (event_slug, gate, device_id)
 );
