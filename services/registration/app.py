@@ -19,6 +19,17 @@ from shared.runtime import Runtime, ServiceDefinition, build_app
 HERE = Path(__file__).parent
 
 
+async def _html_error(request: web.Request, status: int, code: str) -> web.StreamResponse:
+    """Errors on pages are pages: a localized 404 page; others fall back to the problem
+    document (the pages catch the errors they expect themselves)."""
+    from services.registration.pages.render import not_found
+    from shared.http import problem
+
+    if status == 404:
+        return not_found(request)
+    return problem(request, status, code)
+
+
 async def _seed_demo(rt: Runtime) -> None:
     if rt.settings.demo:
         await service.seed_demo(rt, date.today())
@@ -33,6 +44,7 @@ DEFINITION = ServiceDefinition(
     on_start=(service.load_keys, organizers.ensure_admin, _seed_demo),
     background=(service.watch_keys,),
     locale_dir=HERE / "locale",
+    html_errors=_html_error,
     statics=(
         ("/events/static", HERE / "static" / "attendee"),
         ("/console/static", HERE / "static" / "console"),

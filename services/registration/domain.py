@@ -20,6 +20,8 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_PARTY = 20
+# Slugs that are words in the pages' own paths (/console/events/new, /events/static/…).
+RESERVED_SLUGS = frozenset({"new", "static", "r", "edit", "live"})
 
 Text = dict[str, str]  # a multilingual text: language code → text
 
@@ -84,7 +86,7 @@ def _text_errors(value: Text, name: str, max_len: int = 200) -> list[FieldError]
 def validate_event(draft: EventDraft) -> list[FieldError]:
     """Every problem with the draft at once (empty list: valid)."""
     errs: list[FieldError] = []
-    if not SLUG.match(draft.slug):
+    if not SLUG.match(draft.slug) or draft.slug in RESERVED_SLUGS:
         errs.append(FieldError("slug", "invalid"))
     errs += _text_errors(draft.title, "title")
     errs += _text_errors(draft.venue, "venue")

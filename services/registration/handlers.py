@@ -9,6 +9,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import qrcode
 import qrcode.image.svg
 from aiohttp import web
@@ -310,7 +311,7 @@ async def list_registrations(request: web.Request) -> web.StreamResponse:
         raise NotFound()
     q = request.query
     wants_csv = "text/csv" in request.headers.get("Accept", "") or q.get("format") == "csv"
-    after = _cursor(q.get("cursor"))
+    after = parse_cursor(q.get("cursor"))
     limit_n = 100_000 if wants_csv else min(max(int(q.get("limit", "100") or 100), 1), 500)
     rows = await repository.list_registrations(
         rt.pool,
@@ -322,36 +323,10 @@ async def list_registrations(request: web.Request) -> web.StreamResponse:
         language=q.get("language") or None,
         query=q.get("q") or None,
     )
-    items = [
-        {
-            "id": str(r["id"]),
-            "status": r["status"],
-            "category": r["category_code"],
-            "name": r["name"],
-            "name_kana": r["name_kana"],
-            "email": r["email"],
-            "phone": r["phone"],
-            "language": r["language"],
-            "party_size": r["party_size"],
-            "waitlist_position": r["position"] if r["status"] == "waitlisted" else None,
-            "created_at": r["created_at"].isoformat(),
-            "answers": r["answers"],
-        }
-        for r in rows[:limit_n]
-    ]
+    items = [registration_item(r) for r in rows[:limit_n]]
     if wants_csv:
-        buf = io.StringIO()
-        buf.write("\ufeff")  # a BOM, so Excel in Japan opens UTF-8 correctly
-        writer = csv.writer(buf)
-        answer_keys = sorted({k for i in items for k in i["answers"]})
-        writer.writerow(CSV_COLUMNS + [f"answers.{k}" for k in answer_keys])
-        for i in items:
-            writer.writerow(
-                [_csv_safe(i[c]) for c in CSV_COLUMNS]
-                + [_csv_safe(i["answers"].get(k)) for k in answer_keys]
-            )
         return web.Response(
-            body=buf.getvalue().encode("utf-8"),
+            body=registrations_csv(items),
             content_type="text/csv",
             charset="utf-8",
             headers={"Content-Disposition": f'attachment; filename="{slug}-registrations.csv"'},
@@ -363,13 +338,47 @@ async def list_registrations(request: web.Request) -> web.StreamResponse:
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
-def _csv_safe(value: Any) -> str:
+def registration_item(r: asyncpg.Record) -> dict[str, Any]:
+    """One registration as the organizer list (JSON and CSV) shows it."""
+    return {
+        "id": str(r["id"]),
+        "status": r["status"],
+        "category": r["category_code"],
+        "name": r["name"],
+        "name_kana": r["name_kana"],
+        "email": r["email"],
+        "phone": r["phone"],
+        "language": r["language"],
+        "party_size": r["party_size"],
+        "waitlist_position": r["position"] if r["status"] == "waitlisted" else None,
+        "created_at": r["created_at"].isoformat(),
+        "answers": r["answers"],
+    }
+
+
+def registrations_csv(items: list[dict[str, Any]]) -> bytes:
+    """The CSV export: the list's columns then one per form answer; UTF-8 with a BOM so
+    Excel in Japan opens it correctly; cells that would run as formulas defused."""
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    writer = csv.writer(buf)
+    answer_keys = sorted({k for i in items for k in i["answers"]})
+    writer.writerow(CSV_COLUMNS + [f"answers.{k}" for k in answer_keys])
+    for i in items:
+        writer.writerow(
+            [csv_safe(i[c]) for c in CSV_COLUMNS]
+            + [csv_safe(i["answers"].get(k)) for k in answer_keys]
+        )
+    return buf.getvalue().encode("utf-8")
+
+
+def csv_safe(value: Any) -> str:
     """Cells that a spreadsheet would run as a formula are quoted with a leading '."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _cursor(text: str | None) -> tuple[datetime, uuid.UUID] | None:
+def parse_cursor(text: str | None) -> tuple[datetime, uuid.UUID] | None:
     if not text:
         return None
     try:
