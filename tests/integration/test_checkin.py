@@ -269,38 +269,170 @@ async def test_control_without_the_ticket_lock_admits_some_twice(
 
 
 async def test_gate_keeps_admitting_while_registration_is_down_and_catches_up_after(
-    reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str], make_settings: Any
+    db: asyncpg.Pool, make_settings: Any, tmp_path: Any
 ) -> None:
-    slug = await make_event(reg)
-    a = await (await reg.post(f"{REG}/events/{slug}/registrations", json=person(1))).json()
-    b = await (await reg.post(f"{REG}/events/{slug}/registrations", json=person(2))).json()
-    gate = await pair(reg, admin, slug, "west")
-    await known(db, "SELECT true FROM checkin.tickets WHERE id=$1", uuid.UUID(b["ticket"]["id"]))
-    await known(db, "SELECT true FROM checkin.devices WHERE id=$1", uuid.UUID(gate["device_id"]))
-    # Checkin is cut off (stopped) while b cancels; registration then goes down.
-    chk_app = chk.server.app
-    await chk.close()
-    await reg.post(
-        f"{REG}/registrations/{b['id']}/cancel", headers={"X-Registration-Secret": b["secret"]}
-    )
-    await wait_until(
-        lambda: db.fetchval("SELECT count(*) = 0 FROM registration.outbox WHERE sent_at IS NULL"),
-        message="sent",
-    )
-    reg_app_runner = reg.server.runner
-    assert reg_app_runner is not None
-    await reg.close()
-    # Checkin comes back alone: it admits what it knows, and learns b's cancellation.
-    again = TestClient(TestServer(checkin_app(make_settings(CheckinSettings))))
-    await again.start_server()
-    try:
-        _, first = await scan(again, gate, a["ticket"]["qr_text"])
-        assert first["result"] == "admitted"
+    # Its own registration and checkin, since both are stopped on purpose here.
+    async for reg in running_registration(make_settings, tmp_path / "reg"):
+        login = await reg.post(f"{REG}/auth/login", json={"email": ADMIN[0], "password": ADMIN[1]})
+        admin = {"Authorization": f"Bearer {(await login.json())['token']}"}
+        chk = TestClient(TestServer(checkin_app(make_settings(CheckinSettings))))
+        await chk.start_server()
+        slug = await make_event(reg)
+        a = await (await reg.post(f"{REG}/events/{slug}/registrations", json=person(1))).json()
+        b = await (await reg.post(f"{REG}/events/{slug}/registrations", json=person(2))).json()
+        gate = await pair(reg, admin, slug, "west")
         await known(
-            db, "SELECT revoked FROM checkin.tickets WHERE id=$1", uuid.UUID(b["ticket"]["id"])
+            db, "SELECT true FROM checkin.tickets WHERE id=$1", uuid.UUID(b["ticket"]["id"])
         )
-        _, second = await scan(again, gate, b["ticket"]["qr_text"])
-        assert (second["result"], second["reason"]) == ("rejected", "cancelled")
+        await known(
+            db, "SELECT true FROM checkin.devices WHERE id=$1", uuid.UUID(gate["device_id"])
+        )
+        # Checkin is cut off (stopped) while b cancels; then registration goes down too.
+        await chk.close()
+        await reg.post(
+            f"{REG}/registrations/{b['id']}/cancel", headers={"X-Registration-Secret": b["secret"]}
+        )
+        await wait_until(
+            lambda: db.fetchval(
+                "SELECT count(*) = 0 FROM registration.outbox WHERE sent_at IS NULL"
+            ),
+            message="sent",
+        )
+        await reg.close()
+        # Checkin comes back alone: it admits what it knows, and learns b's cancellation.
+        again = TestClient(TestServer(checkin_app(make_settings(CheckinSettings))))
+        await again.start_server()
+        try:
+            _, first = await scan(again, gate, a["ticket"]["qr_text"])
+            assert first["result"] == "admitted"
+            await known(
+                db, "SELECT revoked FROM checkin.tickets WHERE id=$1", uuid.UUID(b["ticket"]["id"])
+            )
+            _, second = await scan(again, gate, b["ticket"]["qr_text"])
+            assert (second["result"], second["reason"]) == ("rejected", "cancelled")
+        finally:
+            await again.close()
+
+
+async def test_offline_sync_from_two_devices_admits_once_and_flags_the_second(
+    reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    from services.registration.domain import Category
+
+    slug = await make_event(
+        reg, Category(code="visitor", title={"ja": "来場者"}, capacity=50, max_party_size=4)
+    )
+    a = await (
+        await reg.post(f"{REG}/events/{slug}/registrations", json=person(1, party_size=2))
+    ).json()
+    b = await (await reg.post(f"{REG}/events/{slug}/registrations", json=person(2))).json()
+    north, south = await pair(reg, admin, slug, "north"), await pair(reg, admin, slug, "south")
+    for d in (north, south):
+        await known(db, "SELECT true FROM checkin.devices WHERE id=$1", uuid.UUID(d["device_id"]))
+    await known(db, "SELECT true FROM checkin.tickets WHERE id=$1", uuid.UUID(b["ticket"]["id"]))
+    when = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+    batch = [
+        {"client_scan_id": "n1", "qr_text": a["ticket"]["qr_text"], "scanned_at": when},
+        {"client_scan_id": "n2", "qr_text": "hello", "scanned_at": when},
+        {"client_scan_id": "n3", "qr_text": b["ticket"]["qr_text"], "scanned_at": when},
+    ]
+    r = await chk.post(
+        f"{CHK}/scans/batch",
+        json={"scans": batch},
+        headers={"Authorization": north["Authorization"]},
+    )
+    results = (await r.json())["results"]
+    assert [x["client_scan_id"] for x in results] == ["n1", "n2", "n3"]
+    assert [x["result"] for x in results] == ["admitted", "rejected", "admitted"]
+    again = await chk.post(
+        f"{CHK}/scans/batch",
+        json={"scans": batch[:1]},
+        headers={"Authorization": north["Authorization"]},
+    )
+    assert (await again.json())["results"][0] == results[0]  # a resync changes nothing
+    r = await chk.post(
+        f"{CHK}/scans/batch",
+        headers={"Authorization": south["Authorization"]},
+        json={
+            "scans": [
+                {"client_scan_id": "s1", "scanned_at": when, "qr_text": a["ticket"]["qr_text"]}
+            ]
+        },
+    )
+    second = (await r.json())["results"][0]
+    assert second["result"] == "already_admitted" and second["first_gate"] == "north"
+    dups = await (await chk.get(f"{CHK}/events/{slug}/duplicates", headers=admin)).json()
+    assert [(d["gate"], d["ticket_id"]) for d in dups["items"]] == [("south", a["ticket"]["id"])]
+    counts = await (await chk.get(f"{CHK}/events/{slug}/counts", headers=admin)).json()
+    assert (counts["admitted_parties"], counts["admitted_people"]) == (2, 3)
+
+
+async def test_a_ticket_admitted_before_its_details_arrive_is_counted_right_later(
+    reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    from shared.contracts.registration import TicketIssued
+
+    slug = await make_event(reg)
+    gate = await pair(reg, admin, slug, "late")
+    await known(db, "SELECT true FROM checkin.devices WHERE id=$1", uuid.UUID(gate["device_id"]))
+    ring = registration.keyring(reg.server.app[RUNTIME])
+    ticket_id = uuid.uuid4()
+    _, first = await scan(chk, gate, sign_ticket(ring.active, ticket_id, slug))
+    assert first["result"] == "admitted" and "attendee" not in first  # details unknown yet
+    rt = chk.server.app[RUNTIME]
+    issued = TicketIssued(
+        ticket_id=ticket_id,
+        registration_id=uuid.uuid4(),
+        category="visitor",
+        party_size=4,
+        display_name="Ana",
+        language="tl",
+        kid="x",
+    )
+    async with rt.pool.acquire() as conn, conn.transaction():
+        await checkin.apply_ticket_issued(conn, slug, issued)
+    counts = await (await chk.get(f"{CHK}/events/{slug}/counts", headers=admin)).json()
+    assert (counts["admitted_parties"], counts["admitted_people"], counts["inside_people"]) == (
+        1,
+        4,
+        4,
+    )
+
+
+async def test_a_scan_moves_the_live_snapshot_within_a_second_and_it_answers_requests(
+    reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str], namespace: str
+) -> None:
+    import json
+    import time
+
+    import nats
+
+    from shared.testing import Servers
+
+    slug = await make_event(reg)
+    gate = await pair(reg, admin, slug, "live")
+    await known(db, "SELECT true FROM checkin.devices WHERE id=$1", uuid.UUID(gate["device_id"]))
+    ring = registration.keyring(reg.server.app[RUNTIME])
+    rt = chk.server.app[RUNTIME]
+    nc = await nats.connect(rt.settings.nats_servers)
+    seen: list[tuple[float, dict[str, Any]]] = []
+
+    async def on(msg: Any) -> None:
+        seen.append((time.perf_counter(), json.loads(msg.data)))
+
+    await nc.subscribe(f"{namespace}.live.{slug}.checkin", cb=on)
+    try:
+        t0 = time.perf_counter()
+        await scan(chk, gate, sign_ticket(ring.active, uuid.uuid4(), slug))
+        await wait_until(
+            lambda: any(s["admitted_parties"] == 1 for _, s in seen),
+            timeout=2,
+            message="snapshot with the scan",
+        )
+        first = next(t for t, s in seen if s["admitted_parties"] == 1)
+        assert first - t0 < 1.0
+        reply = await nc.request(f"{namespace}.live.checkin.get", slug.encode(), timeout=2)
+        assert json.loads(reply.data)["by_gate"]["live"]["admitted_people"] == 1
     finally:
-        await again.close()
-    del chk_app
+        await nc.close()
+    del Servers
