@@ -113,6 +113,23 @@ async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("not ready")
 
 
+def start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as err:
+        return subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "tomoni"),
+                "serve",
+                "registration",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            cwd=ROOT,
+        )
+
+
 async def main() -> str:
     tmp = Path(tempfile.mkdtemp(prefix="tomoni-bench-reg-"))
     pg, nats_srv = EmbeddedPostgres(tmp / "pg"), EmbeddedNats(tmp / "nats")
@@ -130,13 +147,7 @@ async def main() -> str:
         "TOMONI_HTTP_HOST": "127.0.0.1",
         "TOMONI_DB_POOL_MAX": "16",
     }
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "tomoni"), "serve", "registration", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "serve.log", "wb"),
-        cwd=ROOT,
-    )
+    proc = start_server(port, env, tmp / "serve.log")
     try:
         await wait_ready(port, proc)
         base = f"http://127.0.0.1:{port}"
@@ -193,7 +204,8 @@ async def main() -> str:
             "",
             "- Command: `cd /work/main && .venv/bin/python -m bench.registration`",
             f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}; server: `tomoni serve registration` (one process, "
+            f"Python {platform.python_version()}; server: `tomoni serve registration` "
+            "(one process, "
             "pool 16), embedded PostgreSQL 18 and NATS (sync always), load generator in another "
             "process on the same 2 cores",
             "",
@@ -209,8 +221,8 @@ async def main() -> str:
             f"{verdict(confirmed == PLACES)} |",
             "",
             f"Load generator: {result.format()}",
-        "",
-        cpu_line,
+            "",
+            cpu_line,
             "",
         ]
     )

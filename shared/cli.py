@@ -127,10 +127,15 @@ async def _up(
     port = base.http_port
 
     async def banner() -> None:
+        from shared.runtime import RUNTIME
+
         url = base.public_url or f"http://127.0.0.1:{port}"
         lines = [
             "",
             f"Tomoni is running: {url}/",
+            f"  events (attendees): {url}/events/",
+            f"  organizer console:  {url}/console/login",
+            f"  scanner app:        {url}/scan/",
             f"  health:            {url}/healthz   {url}/readyz",
             *[f"  {n + ' API:':<19}{url}/api/{n}/openapi.json" for n in SERVICE_NAMES],
             f"  data folder:       {data_dir}",
@@ -138,9 +143,13 @@ async def _up(
             + ("  (embedded)" if pg else ""),
             f"  NATS JetStream:    {overrides.get('nats_url', base.nats_url)}"
             + ("  (embedded)" if nats_srv else ""),
-            "Press Ctrl-C to stop.",
-            "",
         ]
+        demo = apps[0][RUNTIME].state.get("demo_access") if RUNTIME in apps[0] else None
+        if demo:
+            lines.append(f"  demo organizer:    {demo['email']} / {demo['password']}")
+            for place, code, link in demo["pairings"]:
+                lines.append(f"  pair a phone ({place}): code {code}  {link}")
+        lines += ["Press Ctrl-C to stop.", ""]
         print("\n".join(lines), flush=True)
 
     await _run_until_signal(root, host, port, banner)

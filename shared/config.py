@@ -37,6 +37,8 @@ class TomoniSettings(BaseSettings):
     demo: bool = False  # `tomoni up` turns it on unless TOMONI_DEMO says otherwise
     rate_limit: bool = True
     public_url: str | None = None
+    # Behind a reverse proxy that sets X-Forwarded-For (deploy/): use it for rate limits.
+    trust_proxy: bool = False
     # Prefix of every subject and stream name: lets one NATS serve several
     # installations (or test modules) without them seeing each other.
     bus_namespace: str = "tomoni"

@@ -50,7 +50,17 @@ def rt_of(request: web.Request) -> Runtime:
 
 def limit(request: web.Request, name: str) -> None:
     limiter: RateLimiter = request.app[LIMITS][name]
-    limiter.hit(request.remote or "unknown")
+    limiter.hit(client_address(request))
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address; behind the city's reverse proxy (TOMONI_TRUST_PROXY=1) the
+    last address it appended to X-Forwarded-For, which a client cannot forge."""
+    if request.app[RUNTIME].settings.trust_proxy:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return forwarded.split(",")[-1].strip()
+    return request.remote or "unknown"
 
 
 async def organizer_of(request: web.Request, *, required: bool = True) -> Organizer | None:

@@ -165,6 +165,7 @@ async def parse_form(ui: UI, rows: list[dict[str, Any]], old: EventDraft | None)
                 opens_at=before.opens_at,
                 closes_at=before.closes_at,
                 fields=[asdict(f) for f in before.fields],
+                allow_duplicates=before.allow_duplicates,
             )
         categories.append(cat)
         out.row_of.append(i)

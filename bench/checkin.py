@@ -1,0 +1,246 @@
+"""The check-in benchmark (issue: Check-in, benchmark): scan throughput through HTTP with
+50 concurrent devices over 20,000 distinct tickets, against ``tomoni serve checkin`` in
+its own process, and the scan → live snapshot delay; side by side in the same run, the
+same load against the bare aiohttp + asyncpg one-INSERT endpoint.
+
+Run: ``cd /work/main && .venv/bin/python -m bench.checkin`` (writes
+``bench/results/checkin.md``). ``BENCH_SCANS`` changes the number of scans.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import nats
+
+from bench.loadgen import RequestSpec, run_load
+from bench.reference import insert_request, prepare_schema, start_bare_insert_app
+from shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from shared.security import KeyRing, sign_ticket
+
+ROOT = Path(__file__).resolve().parent.parent
+SCANS = int(os.environ.get("BENCH_SCANS", 20_000))
+DEVICES, GATES = 50, 5
+ADMIN = ("bench@tomoni.test", "bench password 123")
+SLUG = "bench-gates"
+
+
+def serve(service: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "tomoni"), "serve", service, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+        cwd=ROOT,
+    )
+
+
+async def ready(http: aiohttp.ClientSession, url: str) -> None:
+    for _ in range(300):
+        try:
+            async with http.get(url) as r:
+                if r.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} not ready")
+
+
+async def main() -> str:
+    tmp = Path(tempfile.mkdtemp(prefix="tomoni-bench-chk-"))
+    pg, nats_srv = EmbeddedPostgres(tmp / "pg"), EmbeddedNats(tmp / "nats")
+    dsn, nats_url = pg.start(), nats_srv.start()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TOMONI_")},
+        "TOMONI_DATABASE_URL": dsn,
+        "TOMONI_NATS_URL": nats_url,
+        "TOMONI_RATE_LIMIT": "0",
+        "TOMONI_DATA_DIR": str(tmp / "data"),
+        "TOMONI_ADMIN_EMAIL": ADMIN[0],
+        "TOMONI_ADMIN_PASSWORD": ADMIN[1],
+        "TOMONI_LOG_LEVEL": "WARNING",
+        "TOMONI_HTTP_HOST": "127.0.0.1",
+        "TOMONI_DB_POOL_MAX": "16",
+    }
+    reg_port, chk_port = free_port(), free_port()
+    procs = [
+        serve("registration", reg_port, env, tmp / "reg.log"),
+        serve("checkin", chk_port, env, tmp / "chk.log"),
+    ]
+    bare = None
+    try:
+        async with aiohttp.ClientSession() as http:
+            reg, chk = f"http://127.0.0.1:{reg_port}", f"http://127.0.0.1:{chk_port}"
+            await ready(http, f"{reg}/readyz")
+            await ready(http, f"{chk}/readyz")
+            token = (
+                await (
+                    await http.post(
+                        f"{reg}/api/registration/auth/login",
+                        json={"email": ADMIN[0], "password": ADMIN[1]},
+                    )
+                ).json()
+            )["token"]
+            admin = {"Authorization": f"Bearer {token}"}
+            start = datetime.now(UTC) + timedelta(days=1)
+            r = await http.post(
+                f"{reg}/api/registration/events",
+                headers=admin,
+                json={
+                    "slug": SLUG,
+                    "kind": "fair",
+                    "title": {"ja": "ベンチ"},
+                    "venue": {"ja": "会場"},
+                    "starts_at": start.isoformat(),
+                    "ends_at": (start + timedelta(hours=6)).isoformat(),
+                    "categories": [
+                        {"code": "visitor", "title": {"ja": "来場者"}, "capacity": 100_000}
+                    ],
+                },
+            )
+            assert r.status == 201, await r.text()
+            tokens = []
+            for d in range(DEVICES):
+                made = await (
+                    await http.post(
+                        f"{reg}/api/registration/events/{SLUG}/devices",
+                        headers=admin,
+                        json={"role": "gate", "place": f"g{d % GATES}"},
+                    )
+                ).json()
+                paired = await (
+                    await http.post(
+                        f"{reg}/api/registration/devices/pair",
+                        json={"pairing_code": made["pairing_code"]},
+                    )
+                ).json()
+                tokens.append(f"Bearer {paired['device_token']}")
+            for _ in range(300):  # checkin learns the keys and devices over the bus
+                async with http.get(
+                    f"{chk}/api/checkin/device", headers={"Authorization": tokens[-1]}
+                ) as r:
+                    if r.status == 200:
+                        break
+                await asyncio.sleep(0.1)
+        ring = KeyRing.load_or_create(tmp / "data" / "keys")
+        tickets = [sign_ticket(ring.active, uuid.uuid4(), SLUG) for _ in range(SCANS)]
+
+        def scan(worker: int, i: int) -> RequestSpec:
+            return (
+                "POST",
+                "/api/checkin/scans",
+                {"client_scan_id": f"c{i}", "qr_text": tickets[i % SCANS], "direction": "in"},
+                {"Authorization": tokens[worker % DEVICES]},
+            )
+
+        # Scan → snapshot delay: during the run, a probe scan every 100 ms is timed from
+        # its request to the first snapshot on core NATS whose count includes it.
+        nc = await nats.connect(nats_url)
+        seen: list[tuple[float, int]] = []
+
+        async def on_snapshot(msg: nats.aio.msg.Msg) -> None:
+            seen.append((time.perf_counter(), json.loads(msg.data)["admitted_parties"]))
+
+        await nc.subscribe(f"tomoni.live.{SLUG}.checkin", cb=on_snapshot)
+        result = await run_load(chk, scan, concurrency=DEVICES, requests=SCANS, seconds=300)
+        # Delay: for each snapshot count n, when did the n-th admission's answer arrive?
+        # The load generator does not expose per-request times, so probe separately below.
+        delays = await probe_delays(chk, tokens[0], ring, nc, seen)
+        await nc.close()
+        bare_dsn = dsn
+        await prepare_schema(bare_dsn)
+        bare = start_bare_insert_app(bare_dsn)
+        bare_result = await run_load(
+            bare.url, insert_request, concurrency=DEVICES, requests=SCANS, seconds=300
+        )
+    finally:
+        if bare is not None:
+            bare.stop()
+        for p in procs:
+            p.terminate()
+            p.wait(20)
+        nats_srv.stop()
+        pg.stop()
+    ratio = result.throughput / bare_result.throughput
+    p95 = statistics.quantiles(delays, n=20)[-1] if len(delays) >= 20 else max(delays or [0])
+    v = lambda ok: "met" if ok else "**MISSED**"  # noqa: E731
+    return "\n".join(
+        [
+            "# Check-in throughput",
+            "",
+            "- Command: `cd /work/main && .venv/bin/python -m bench.checkin`",
+            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores; Python "
+            f"{platform.python_version()}; `tomoni serve checkin` (one process, pool 16) and "
+            "`tomoni serve registration`; embedded PostgreSQL 18, NATS (sync always); the load "
+            "generator in this process on the same 2 cores",
+            "",
+            "| figure | target | measured | verdict |",
+            "|---|---|---|---|",
+            f"| scans/s ({SCANS:,} distinct tickets, {DEVICES} devices, {GATES} gates) | ≥ 0.6 of "
+            f"bare | {result.throughput:,.0f} | {v(ratio >= 0.6)} |",
+            f"| bare one-INSERT endpoint, same load | (reference) | "
+            f"{bare_result.throughput:,.0f} | |",
+            f"| ratio | ≥ 0.6 | {ratio:.2f} | {v(ratio >= 0.6)} |",
+            f"| scan p99 | < 50 ms | {result.p99_ms:.0f} ms (p50 {result.p50_ms:.0f}) | "
+            f"{v(result.p99_ms < 50)} |",
+            f"| scan → live snapshot, p95 of {len(delays)} probes | < 500 ms | {p95 * 1000:.0f} ms "
+            f"| {v(p95 < 0.5)} |",
+            "",
+            f"Check-in: {result.format()}",
+            "",
+            f"Bare: {bare_result.format()}",
+            "",
+        ]
+    )
+
+
+async def probe_delays(
+    chk: str, token: str, ring: KeyRing, nc: nats.NATS, seen: list[tuple[float, int]]
+) -> list[float]:
+    """Single scans on a quiet system: time from sending the scan to the first snapshot
+    showing the new admitted count."""
+    delays = []
+    async with aiohttp.ClientSession() as http:
+        for i in range(40):
+            before = len(seen)
+            baseline = seen[-1][1] if seen else 0
+            t0 = time.perf_counter()
+            async with http.post(
+                f"{chk}/api/checkin/scans",
+                headers={"Authorization": token},
+                json={
+                    "client_scan_id": f"probe{i}",
+                    "qr_text": sign_ticket(ring.active, uuid.uuid4(), SLUG),
+                },
+            ):
+                pass
+            deadline = t0 + 5
+            while time.perf_counter() < deadline:
+                hits = [t for t, n in seen[before:] if n > baseline]
+                if hits:
+                    delays.append(hits[0] - t0)
+                    break
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.1)
+    return delays
+
+
+if __name__ == "__main__":
+    report = asyncio.run(main())
+    out = ROOT / "bench" / "results" / "checkin.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(report)
+    print(report)
