@@ -6,6 +6,7 @@ ticket's state (already admitted, not admitted yet).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -25,6 +26,19 @@ Direction = Literal["in", "out"]
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # A scan made this long before it reached us was made offline.
 OFFLINE_AFTER = timedelta(seconds=30)
+
+
+TICKET_NUMBER = re.compile(r"^[0-9A-Fa-f]{4}[\s-]?[0-9A-Fa-f]{4}[\s-]?[0-9A-Fa-f]{4}$")
+
+
+def ticket_number(text: str) -> str | None:
+    """The printed ticket number (12 hex digits, maybe grouped by 4), normalized; None if
+    ``text`` is not one. It is typed when a QR code is too damaged to scan; it can only
+    be checked against the tickets the gate knows (so not offline on the phone)."""
+    text = text.strip()
+    if not TICKET_NUMBER.match(text):
+        return None
+    return re.sub(r"[\s-]", "", text).lower()
 
 
 def supersedes(incoming_revision: int, held_revision: int | None) -> bool:

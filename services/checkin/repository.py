@@ -90,6 +90,17 @@ async def revoke_ticket(
     )
 
 
+async def ticket_by_number(conn: asyncpg.Connection, slug: str, number: str) -> uuid.UUID | None:
+    """The event's ticket whose id ends with the typed number (registered tickets only)."""
+    value: uuid.UUID | None = await conn.fetchval(
+        "SELECT id FROM tickets WHERE event_slug = $1"
+        " AND right(replace(id::text, '-', ''), 12) = $2 AND party_size IS NOT NULL",
+        slug,
+        number,
+    )
+    return value
+
+
 async def revoked_since(pool: asyncpg.Pool, slug: str) -> list[str]:
     rows = await pool.fetch(
         "SELECT id FROM tickets WHERE event_slug = $1 AND revoked ORDER BY id", slug

@@ -129,13 +129,19 @@ async def scan(
         try:
             if revoked_device:
                 raise _Reject("device_revoked")
-            try:
-                claims = verify_ticket(s.qr_text, public_keys)
-            except InvalidTicket:
-                raise _Reject("invalid_signature") from None
-            ticket_id = claims.ticket_id
-            if not claims.is_for(device.event):
-                raise _Reject("wrong_event")
+            number = domain.ticket_number(s.qr_text)
+            if number is not None:
+                ticket_id = await repository.ticket_by_number(conn, device.event, number)
+                if ticket_id is None:
+                    raise _Reject("unknown_ticket")
+            else:
+                try:
+                    claims = verify_ticket(s.qr_text, public_keys)
+                except InvalidTicket:
+                    raise _Reject("invalid_signature") from None
+                ticket_id = claims.ticket_id
+                if not claims.is_for(device.event):
+                    raise _Reject("wrong_event")
             if unsafe_no_ticket_lock:
                 row = await conn.fetchrow("SELECT * FROM presence WHERE ticket_id=$1", ticket_id)
             else:

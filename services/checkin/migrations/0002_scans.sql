@@ -14,6 +14,9 @@ CREATE TABLE tickets (
     revoked_reason  text,
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
+-- The ticket number printed under the QR (last 12 hex digits of the ticket id), typed
+-- by a volunteer when a code is too damaged to scan.
+CREATE INDEX tickets_by_number ON tickets (event_slug, right(replace(id::text, '-', ''), 12));
 
 CREATE TABLE devices (
     id          uuid PRIMARY KEY,

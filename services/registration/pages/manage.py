@@ -43,6 +43,13 @@ async def _own(request: web.Request) -> asyncpg.Record | None:
         return None
 
 
+def ticket_number(ticket_id: Any) -> str:
+    """What a volunteer types when the QR code is too damaged to scan: the last 12 hex
+    digits of the ticket id, grouped by four (the gate looks it up while online)."""
+    tail = str(ticket_id).replace("-", "")[-12:].upper()
+    return f"{tail[:4]}-{tail[4:8]}-{tail[8:]}"
+
+
 def inline_qr(qr_text: str) -> Markup:
     """The ticket QR as inline SVG: drawn with the page, so it shows offline, and sized by
     the stylesheet (the fixed millimetre size is removed) to fill a phone's width."""
@@ -92,6 +99,7 @@ async def _manage(
         base=base,
         active=reg["status"] in ACTIVE,
         qr=inline_qr(ticket["qr_text"]) if ticket else None,
+        ticket_number=ticket_number(ticket["id"]) if ticket else None,
         saved=request.query.get("saved") == "1",
         errors=errors or forms.Errors(),
         values={**current, **(values or {})},

@@ -137,6 +137,10 @@
     if (source === "manual") {
       s = s.trim();
       if (/^t1\./i.test(s)) s = s.toUpperCase().replace(/\s+/g, "");
+      // The ticket number printed under the QR (12 hex digits): the server looks it up.
+      else if (/^[0-9a-f]{4}[\s-]?[0-9a-f]{4}[\s-]?[0-9a-f]{4}$/i.test(s)) {
+        s = s.replace(/[\s-]/g, "").toUpperCase();
+      }
     }
     return s;
   }
