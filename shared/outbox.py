@@ -97,7 +97,7 @@ class Relay:
         schema: str,
         nc: NATS,
         pool: asyncpg.Pool,
-        batch: int = 512,
+        batch: int = 2048,
         poll_seconds: float = 1.0,
         lock_retry_seconds: float = 1.0,
         publish_timeout: float = 5.0,
