@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from aiohttp import web
@@ -13,6 +14,11 @@ from shared.errors import Forbidden, NotFound, Unauthorized
 from shared.http import json_response, parse_body, request_translator
 from shared.runtime import RUNTIME, Runtime
 from shared.security import InvalidTicket, verify_claims
+
+# Device tokens already verified (a scanner sends the same one with every scan): a
+# signature check costs as much as the rest of a scan. Expiry is checked on every use and
+# revocation by the scan itself; the cache only skips re-checking the same signature.
+_verified: dict[str, dict[str, object]] = {}
 
 
 def rt_of(request: web.Request) -> Runtime:
@@ -26,10 +32,16 @@ async def device_of(request: web.Request, role: str = "gate") -> service.Device:
     if not auth.startswith("Bearer "):
         raise Unauthorized()
     rt = rt_of(request)
-    try:
-        claims = verify_claims(auth[7:].strip(), "device", await service.keys(rt).get())
-    except InvalidTicket:
-        raise Unauthorized() from None
+    token = auth[7:].strip()
+    claims = _verified.get(token)
+    if claims is None or float(claims.get("x", 0)) < time.time():
+        try:
+            claims = verify_claims(token, "device", await service.keys(rt).get())
+        except InvalidTicket:
+            raise Unauthorized() from None
+        if len(_verified) >= 10_000:
+            _verified.clear()
+        _verified[token] = claims
     if claims.get("r") != role:
         raise Forbidden(code="wrong_device_role")
     try:

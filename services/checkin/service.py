@@ -16,7 +16,6 @@ from typing import Any
 import asyncpg
 
 from services.checkin import domain, repository
-from shared.contracts import checkin as c
 from shared.contracts.registration import (
     DevicePaired,
     DeviceRevoked,
@@ -24,10 +23,9 @@ from shared.contracts.registration import (
     TicketIssued,
     TicketRevoked,
 )
-from shared.db import transaction
 from shared.errors import FieldError, ValidationFailed
-from shared.events import envelope_for
 from shared.i18n import Translator
+from shared.ids import uuid7
 from shared.keys import KeyCache
 from shared.live import LiveFeed
 from shared.logging import correlation_id
@@ -106,131 +104,47 @@ async def scan(
     if domain.scanned_at_error(scanned_at, received):
         raise ValidationFailed([FieldError("scanned_at", "in_future")])
     public_keys = await keys(rt).get()
-    async with transaction(rt.pool) as conn:
-        fresh, revoked_device = await repository.claim_scan(
-            conn,
-            device_id=device.id,
-            client_scan_id=s.client_scan_id,
-            event_slug=device.event,
-            gate=device.place,
-            direction=s.direction,
-            scanned_at=scanned_at,
-            received_at=received,
-        )
-        if not fresh:
-            first = await repository.first_answer(conn, device.id, s.client_scan_id)
-            return dict(first) if first else {}
-        ticket_id: uuid.UUID | None = None
-        decision: domain.Decision
-        attendee: dict[str, Any] | None = None
-        extra: dict[str, Any] = {}
-        people = 0
-        offline_dup = False
+    ticket_id: uuid.UUID | None = None
+    reject: str | None = None
+    number = domain.ticket_number(s.qr_text)
+    if number is None:
         try:
-            if revoked_device:
-                raise _Reject("device_revoked")
-            number = domain.ticket_number(s.qr_text)
-            if number is not None:
-                ticket_id = await repository.ticket_by_number(conn, device.event, number)
-                if ticket_id is None:
-                    raise _Reject("unknown_ticket")
-            else:
-                try:
-                    claims = verify_ticket(s.qr_text, public_keys)
-                except InvalidTicket:
-                    raise _Reject("invalid_signature") from None
-                ticket_id = claims.ticket_id
-                if not claims.is_for(device.event):
-                    raise _Reject("wrong_event")
-            if unsafe_no_ticket_lock:
-                row = await conn.fetchrow("SELECT * FROM presence WHERE ticket_id=$1", ticket_id)
-            else:
-                row = await repository.lock_presence(conn, ticket_id)
-            ticket = await repository.ticket_for_scan(conn, ticket_id)
-            presence = domain.Presence(row["inside"], row["entries"]) if row else None
-            decision = domain.decide(
-                s.direction,
-                presence,
-                revoked=bool(ticket and ticket["revoked"]),
-                reentry=bool(ticket and ticket["reentry"]),
-            )
-            if ticket is not None and ticket["party_size"] is not None:
-                attendee = {
-                    "display_name": ticket["display_name"],
-                    "party_size": ticket["party_size"],
-                    "category": ticket["category"],
-                    "language": ticket["language"],
-                }
-            if decision.result == "admitted":
-                people = ticket["party_size"] if ticket and ticket["party_size"] else 1
-                await repository.admit(
-                    conn,
-                    device.event,
-                    ticket_id,
-                    device.place,
-                    device.id,
-                    people,
-                    scanned_at,
-                    row is None,
-                )
-            elif decision.result == "exited":
-                assert row is not None
-                people = row["people"]
-                await repository.exit_(
-                    conn, device.event, ticket_id, device.place, device.id, people, scanned_at
-                )
-            elif decision.result == "already_admitted" and row is not None:
-                extra = {"first_gate": row["first_gate"], "first_at": row["first_at"].isoformat()}
-                offline_dup = domain.made_offline(scanned_at, received)
-        except _Reject as rej:
-            decision = domain.Decision("rejected", rej.reason)
-        key = decision.reason or decision.result
-        response: dict[str, Any] = {
-            "client_scan_id": s.client_scan_id,
-            "result": decision.result,
-            "message": t.gettext(MESSAGES[key]),
-            **extra,
-        }
-        if decision.reason:
-            response["reason"] = decision.reason
-        if attendee and decision.result != "rejected":
-            response["attendee"] = attendee
-        await repository.finish_scan(
-            conn,
-            device.id,
-            s.client_scan_id,
-            ticket_id=ticket_id,
-            result=decision.result,
-            reason=decision.reason,
-            offline_duplicate=offline_dup,
-            response=response,
-        )
-        fact: c.Admitted | c.Exited | c.Rejected | None = None
-        base = {
-            "ticket_id": ticket_id,
-            "gate": device.place,
-            "device_id": device.id,
-            "scanned_at": scanned_at,
-        }
-        if decision.result == "admitted":
-            fact = c.Admitted(**base, people=people, reentry=bool(presence))
-        elif decision.result == "exited":
-            fact = c.Exited(**base, people=people)
-        elif decision.result == "rejected":
-            assert decision.reason is not None
-            fact = c.Rejected(**base, reason=decision.reason)
-        if fact is not None:
-            await rt.publish(
-                conn, envelope_for(fact, event=device.event, correlation_id=correlation_id.get())
-            )
-    rt.committed()
-    live(rt).touch(device.event)
+            claims = verify_ticket(s.qr_text, public_keys)
+        except InvalidTicket:
+            reject = "invalid_signature"
+        else:
+            ticket_id = claims.ticket_id
+            if not claims.is_for(device.event):
+                reject = "wrong_event"
+    # Everything else in one round trip (migrations/0003_scan_function.sql): the claim of
+    # the client_scan_id, the decision under the ticket's lock, presence, counters, the
+    # stored answer and the fact in the outbox, committed together.
+    answer = await rt.pool.fetchval(
+        "SELECT checkin_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        device.id,
+        s.client_scan_id,
+        device.event,
+        device.place,
+        s.direction,
+        scanned_at,
+        received,
+        ticket_id,
+        reject,
+        number,
+        uuid7(),
+        f"{rt.namespace}.checkin.",
+        correlation_id.get(),
+        domain.OFFLINE_AFTER,
+        unsafe_no_ticket_lock,
+    )
+    response: dict[str, Any] = dict(answer["response"] or {})
+    if answer["fresh"]:
+        rt.committed()
+        live(rt).touch(device.event)
+    if "result" in response:
+        key = response.get("reason") or response["result"]
+        response["message"] = t.gettext(MESSAGES[key])
     return response
-
-
-class _Reject(Exception):
-    def __init__(self, reason: domain.Reason) -> None:
-        self.reason: domain.Reason = reason
 
 
 # -- read models ------------------------------------------------------------------------

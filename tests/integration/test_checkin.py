@@ -72,6 +72,14 @@ async def pair(
     return {"Authorization": f"Bearer {token['device_token']}", "device_id": made["device_id"]}
 
 
+async def counts_of(chk: TestClient, db: asyncpg.Pool, slug: str, admin: dict[str, str]) -> Any:
+    """The organizer's counts, once checkin has heard of the event (its own consumer)."""
+    await known(db, "SELECT true FROM checkin.events WHERE slug=$1", slug)
+    r = await chk.get(f"{CHK}/events/{slug}/counts", headers=admin)
+    assert r.status == 200, await r.text()
+    return await r.json()
+
+
 async def known(db: asyncpg.Pool, sql: str, *args: Any) -> Any:
     return await wait_until(lambda: db.fetchval(sql, *args), timeout=30, message=sql)
 
@@ -127,7 +135,7 @@ async def test_entry_exit_and_retries_at_one_gate(
     assert (out2["result"], out2["reason"]) == ("rejected", "not_admitted_yet")
     _, back = await scan(chk, gate, qr)  # the visitor category allows no re-entry by default
     assert back["result"] == "already_admitted"
-    counts = await (await chk.get(f"{CHK}/events/{slug}/counts", headers=admin)).json()
+    counts = await counts_of(chk, db, slug, admin)
     assert (counts["admitted_parties"], counts["admitted_people"], counts["inside_people"]) == (
         1,
         1,
@@ -244,7 +252,7 @@ async def many_devices_scanning(
     admitted = await db.fetchval(
         "SELECT count(*) FROM checkin.scans WHERE event_slug=$1 AND result='admitted'", slug
     )
-    counts = await (await chk.get(f"{CHK}/events/{slug}/counts", headers=admin)).json()
+    counts = await counts_of(chk, db, slug, admin)
     return admitted, results, counts
 
 
@@ -269,10 +277,12 @@ async def test_control_without_the_ticket_lock_admits_some_twice(
 
 
 async def test_gate_keeps_admitting_while_registration_is_down_and_catches_up_after(
-    db: asyncpg.Pool, make_settings: Any, tmp_path: Any
+    db: asyncpg.Pool, make_settings: Any, reg: TestClient
 ) -> None:
-    # Its own registration and checkin, since both are stopped on purpose here.
-    async for reg in running_registration(make_settings, tmp_path / "reg"):
+    # Its own registration and checkin, since both are stopped on purpose here; the same
+    # data folder (so the same signing keys) as the module's registration, as replicas do.
+    shared_keys = reg.server.app[RUNTIME].settings.data_dir
+    async for reg in running_registration(make_settings, shared_keys):
         login = await reg.post(f"{REG}/auth/login", json={"email": ADMIN[0], "password": ADMIN[1]})
         admin = {"Authorization": f"Bearer {(await login.json())['token']}"}
         chk = TestClient(TestServer(checkin_app(make_settings(CheckinSettings))))
@@ -363,7 +373,7 @@ async def test_offline_sync_from_two_devices_admits_once_and_flags_the_second(
     assert second["result"] == "already_admitted" and second["first_gate"] == "north"
     dups = await (await chk.get(f"{CHK}/events/{slug}/duplicates", headers=admin)).json()
     assert [(d["gate"], d["ticket_id"]) for d in dups["items"]] == [("south", a["ticket"]["id"])]
-    counts = await (await chk.get(f"{CHK}/events/{slug}/counts", headers=admin)).json()
+    counts = await counts_of(chk, db, slug, admin)
     assert (counts["admitted_parties"], counts["admitted_people"]) == (2, 3)
 
 
@@ -391,7 +401,7 @@ async def test_a_ticket_admitted_before_its_details_arrive_is_counted_right_late
     )
     async with rt.pool.acquire() as conn, conn.transaction():
         await checkin.apply_ticket_issued(conn, slug, issued)
-    counts = await (await chk.get(f"{CHK}/events/{slug}/counts", headers=admin)).json()
+    counts = await counts_of(chk, db, slug, admin)
     assert (counts["admitted_parties"], counts["admitted_people"], counts["inside_people"]) == (
         1,
         4,
