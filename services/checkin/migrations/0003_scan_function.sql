@@ -67,6 +67,9 @@ BEGIN
             END IF;
             SELECT * INTO v_row FROM presence WHERE ticket_id = v_ticket;
             v_found := FOUND;
+            IF p_unsafe_no_lock THEN
+                PERFORM pg_sleep(0.005);  -- the control's race window: read, then write
+            END IF;
             SELECT t.party_size, t.display_name, t.category, t.language, t.revoked,
                    coalesce(c.reentry, false) AS reentry
               INTO v_t
