@@ -245,12 +245,12 @@ async def register_in_one_statement(
     pool: asyncpg.Pool,
     *,
     registration: dict[str, Any],
-    ticket: dict[str, Any],
+    ticket: dict[str, Any] | None,
     outbox_rows: list[tuple[Any, str, str, bytes, bool, bool]],
     correlation_id: str | None,
     idempotency: tuple[str, bytes] | None,
     answers: tuple[dict[str, Any], dict[str, Any]],
-) -> tuple[bool, int]:
+) -> tuple[bool, int] | None:
     """Register one party in ONE autocommit statement: take the category row's lock,
     decide against the latest committed counts, move the counters, insert the registration
     (confirmed, or waiting with its place in the queue), its ticket if confirmed, the facts
@@ -262,7 +262,9 @@ async def register_in_one_statement(
     (unique violation), so nothing is half-written.
 
     ``outbox_rows``: (id, subject, type, body, for_fits, patch_position) for both outcomes.
-    ``answers``: the API answer if confirmed, and if waiting (position patched in)."""
+    ``answers``: the API answer if confirmed, and if waiting (position patched in).
+    Without a ``ticket`` only waiting is possible: if the party would fit, nothing is
+    written and None is returned, for the caller to come back with a ticket."""
     r = registration
     ids, subjects, types, bodies, for_fits, patches = zip(*outbox_rows, strict=True)
     key, request_hash = idempotency or (None, None)
@@ -277,6 +279,7 @@ async def register_in_one_statement(
                 waitlist_people = c.waitlist_people + CASE WHEN cur.fits THEN 0 ELSE $9 END,
                 waitlist_parties = c.waitlist_parties + CASE WHEN cur.fits THEN 0 ELSE 1 END
             FROM cur WHERE c.event_slug = $2 AND c.code = $3
+              AND (NOT cur.fits OR $15::uuid IS NOT NULL)
             RETURNING cur.fits, c.waitlist_parties
         ), reg AS (
             INSERT INTO registrations (id, event_slug, category_code, status, name, name_kana,
@@ -334,10 +337,10 @@ async def register_in_one_statement(
         r["secret_hash"],
         r["dup_guard"],
         r["created_by"],
-        ticket["id"],
-        ticket["kid"],
-        ticket["qr_text"],
-        ticket["image_key_hash"],
+        ticket["id"] if ticket else None,
+        ticket["kid"] if ticket else None,
+        ticket["qr_text"] if ticket else None,
+        ticket["image_key_hash"] if ticket else None,
         correlation_id,
         list(ids),
         list(subjects),
@@ -350,7 +353,8 @@ async def register_in_one_statement(
         answers[0],
         answers[1],
     )
-    assert row is not None, "unknown category"
+    if row is None:
+        return None  # it would fit, and no ticket was prepared: nothing written
     return bool(row["fits"]), int(row["waitlist_parties"])
 
 

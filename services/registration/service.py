@@ -412,6 +412,9 @@ async def register(
     return 201, answer
 
 
+FULL_HINT = "full_categories"
+
+
 async def _decide(
     rt: Runtime,
     values: dict[str, Any],
@@ -420,50 +423,68 @@ async def _decide(
     key: str | None,
     fingerprint: bytes,
 ) -> dict[str, Any]:
-    """Both possible outcomes prepared here; the decision and every write in one statement
-    (``repository.register_in_one_statement``). Returns what to add to the answer."""
+    """The outcomes prepared here; the decision and every write in one statement
+    (``repository.register_in_one_statement``). Returns what to add to the answer.
+
+    While a category was full at its last decision in this process, only the waiting-list
+    outcome is prepared (no ticket signed for nothing); if the database then finds a
+    place after all, it writes nothing and says so, and both outcomes are prepared."""
     slug = values["event_slug"]
-    ticket = _new_ticket(rt, values)
+    hint: set[tuple[str, str]] = rt.state.setdefault(FULL_HINT, set())
+    where = (slug, values["category_code"])
     cid = correlation_id.get()
-    confirmed = [
-        envelope_for(
-            c.RegistrationConfirmed(**fact, ticket=ticket.info), event=slug, correlation_id=cid
-        ),
-        envelope_for(ticket.issued, event=slug, correlation_id=cid),
-    ]
+    ns = rt.namespace
     waitlisted = envelope_for(
         c.RegistrationWaitlisted(**fact, position=0), event=slug, correlation_id=cid
     )
-    ns = rt.namespace
-    rows = [
-        (e.id, e.subject(ns), e.type, e.model_dump_json().encode(), True, False) for e in confirmed
-    ]
-    rows.append(
-        (
-            waitlisted.id,
-            waitlisted.subject(ns),
-            waitlisted.type,
-            waitlisted.model_dump_json().encode(),
-            False,
-            True,
+    waiting_row = (
+        waitlisted.id,
+        waitlisted.subject(ns),
+        waitlisted.type,
+        waitlisted.model_dump_json().encode(),
+        False,
+        True,
+    )
+    if_waitlisted = {**answer, "status": "waitlisted", "waitlist_position": 0}
+    for can_confirm in (False, True) if where in hint else (True,):
+        ticket = _new_ticket(rt, values) if can_confirm else None
+        rows = [waiting_row]
+        if ticket is not None:
+            confirmed = [
+                envelope_for(
+                    c.RegistrationConfirmed(**fact, ticket=ticket.info),
+                    event=slug,
+                    correlation_id=cid,
+                ),
+                envelope_for(ticket.issued, event=slug, correlation_id=cid),
+            ]
+            rows = [
+                (e.id, e.subject(ns), e.type, e.model_dump_json().encode(), True, False)
+                for e in confirmed
+            ] + rows
+        decided = await repository.register_in_one_statement(
+            rt.pool,
+            registration=values,
+            ticket=ticket.row if ticket else None,
+            outbox_rows=rows,
+            correlation_id=cid,
+            idempotency=(key, fingerprint) if key else None,
+            answers=(
+                {**answer, "status": "confirmed", "ticket": ticket.view if ticket else None},
+                if_waitlisted,
+            ),
         )
-    )
-    fits, queue = await repository.register_in_one_statement(
-        rt.pool,
-        registration=values,
-        ticket=ticket.row,
-        outbox_rows=rows,
-        correlation_id=cid,
-        idempotency=(key, fingerprint) if key else None,
-        answers=(
-            {**answer, "status": "confirmed", "ticket": ticket.view},
-            {**answer, "status": "waitlisted", "waitlist_position": 0},
-        ),
-    )
-    rt.committed()
-    if fits:
-        return {"status": "confirmed", "ticket": ticket.view}
-    return {"status": "waitlisted", "waitlist_position": queue}
+        if decided is None:
+            continue  # a place was free after all: prepare the ticket and decide again
+        fits, queue = decided
+        rt.committed()
+        if fits:
+            hint.discard(where)
+            assert ticket is not None
+            return {"status": "confirmed", "ticket": ticket.view}
+        hint.add(where)
+        return {"status": "waitlisted", "waitlist_position": queue}
+    raise RuntimeError("registration undecided")  # unreachable: the last try can confirm
 
 
 async def _unsafe_register(

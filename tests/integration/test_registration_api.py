@@ -521,3 +521,18 @@ async def test_a_category_with_registrations_cannot_be_removed(client: TestClien
     assert exc.value.code == "category_in_use"
     # Removing the unused one is fine.
     await service.save_event(rt(client), replace(event, categories=event.categories[:1]))
+
+
+async def test_a_place_freed_while_the_category_looked_full_is_still_given_with_a_ticket(
+    client: TestClient,
+) -> None:
+    slug = await make_event(client, Category(code="visitor", title={"ja": "来場者"}, capacity=1))
+    a = await (await client.post(f"{API}/events/{slug}/registrations", json=person(1))).json()
+    b = await (await client.post(f"{API}/events/{slug}/registrations", json=person(2))).json()
+    assert (a["status"], b["status"]) == ("confirmed", "waitlisted")  # the category is full
+    for r in (b, a):
+        await client.post(
+            f"{API}/registrations/{r['id']}/cancel", headers={"X-Registration-Secret": r["secret"]}
+        )
+    c = await (await client.post(f"{API}/events/{slug}/registrations", json=person(3))).json()
+    assert c["status"] == "confirmed" and c["ticket"]["qr_text"].startswith("T1.")
