@@ -48,7 +48,7 @@ class TomoniSettings(BaseSettings):
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=16, ge=1)
     stream_replicas: int = Field(default=1, ge=1, le=5)
-    outbox_batch: int = Field(default=2048, ge=1, le=10_000)
+    outbox_batch: int = Field(default=512, ge=1, le=10_000)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     relay_lock_retry_seconds: float = Field(default=1.0, gt=0)
     consumer_max_deliver: int = Field(default=8, ge=1)

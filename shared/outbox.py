@@ -97,7 +97,7 @@ class Relay:
         schema: str,
         nc: NATS,
         pool: asyncpg.Pool,
-        batch: int = 2048,
+        batch: int = 512,
         poll_seconds: float = 1.0,
         lock_retry_seconds: float = 1.0,
         publish_timeout: float = 5.0,
@@ -108,8 +108,9 @@ class Relay:
         self._js = nc.jetstream(timeout=publish_timeout)
         self._pool = pool
         self._batch = batch
-        # Publishes in flight at most: several batches, so the pipe never runs dry.
-        self._window = max(batch * 4, 256)
+        # Publishes in flight at most: a few batches, so the pipe never runs dry, within
+        # what nats-py lets wait for acks (publish_async_max_pending, 4,000 by default).
+        self._window = min(max(batch * 2, 256), 4000)
         self._ack_timeout = publish_timeout
         self._poll = poll_seconds
         self._lock_retry = lock_retry_seconds
@@ -179,38 +180,21 @@ class Relay:
         """Keep up to ``window`` publishes in flight: fetch and send the next rows while
         the acks of the previous ones are still coming, and mark the acknowledged prefix
         sent as it grows. (Waiting for a whole batch's acks before fetching the next left
-        the pipe empty a quarter of the time: see bench/README.md.)"""
+        the pipe empty a quarter of the time: see bench/README.md.)
+
+        While rows are in flight the next ones are fetched past the highest seq sent (a
+        cheap index range). A row that commits late with a lower seq is found by a full
+        look, done whenever nothing is in flight and at least once a second."""
         inflight: deque[tuple[int, asyncio.Future[Any]]] = deque()
+        cursor = 0  # the highest seq handed to NATS
+        full_look_at = 0.0
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 if conn.is_closed():
                     raise OSError("relay connection closed")
                 self._wake.clear()
-                fetched = 0
-                room = self._window - len(inflight)
-                if room >= self._batch or (not inflight and room > 0):
-                    rows = await conn.fetch(
-                        "SELECT seq, id, subject, body, correlation_id FROM outbox"
-                        " WHERE sent_at IS NULL AND NOT (seq = ANY($2::bigint[]))"
-                        " ORDER BY seq LIMIT $1",
-                        min(room, self._batch),
-                        [seq for seq, _ in inflight],
-                    )
-                    fetched = len(rows)
-                    try:
-                        for r in rows:
-                            inflight.append((r["seq"], await self._send(r)))
-                    except (nats.errors.Error, OSError) as exc:
-                        await self._fail(conn, inflight, type(exc).__name__)
-                        continue
-                acked: list[int] = []
-                error: str | None = None
-                while inflight and inflight[0][1].done():
-                    seq, fut = inflight.popleft()
-                    if fut.cancelled() or fut.exception() is not None:
-                        error = "cancelled" if fut.cancelled() else type(fut.exception()).__name__
-                        break
-                    acked.append(seq)
+                acked, error = self._take_acked(inflight)
                 if acked:
                     await conn.execute(
                         "UPDATE outbox SET sent_at = now() WHERE seq = ANY($1::bigint[])", acked
@@ -218,20 +202,63 @@ class Relay:
                     self.published += len(acked)
                 if error is not None:
                     await self._fail(conn, inflight, error)
+                    cursor = 0
                     continue
+                fetched = 0
+                room = self._window - len(inflight)
+                if room >= self._batch or (not inflight and room > 0):
+                    full = not inflight or loop.time() >= full_look_at
+                    if full:
+                        full_look_at = loop.time() + 1.0
+                        rows = await conn.fetch(
+                            "SELECT seq, id, subject, body, correlation_id FROM outbox"
+                            " WHERE sent_at IS NULL AND NOT (seq = ANY($2::bigint[]))"
+                            " ORDER BY seq LIMIT $1",
+                            min(room, self._batch),
+                            [seq for seq, _ in inflight],
+                        )
+                    else:
+                        rows = await conn.fetch(
+                            "SELECT seq, id, subject, body, correlation_id FROM outbox"
+                            " WHERE sent_at IS NULL AND seq > $2 ORDER BY seq LIMIT $1",
+                            min(room, self._batch),
+                            cursor,
+                        )
+                    fetched = len(rows)
+                    try:
+                        for r in rows:
+                            inflight.append((r["seq"], await self._send(r)))
+                            cursor = max(cursor, r["seq"])
+                    except (nats.errors.Error, OSError) as exc:
+                        await self._fail(conn, inflight, type(exc).__name__)
+                        cursor = 0
+                        continue
+                if fetched or acked:
+                    continue  # more may be waiting, or room was just made
                 if inflight:
-                    if fetched == 0 or len(inflight) >= self._window:
-                        done, _ = await asyncio.wait({inflight[0][1]}, timeout=self._ack_timeout)
-                        if not done:
-                            await self._fail(conn, inflight, "ack timeout")
+                    done, _ = await asyncio.wait({inflight[0][1]}, timeout=self._ack_timeout)
+                    if not done:
+                        await self._fail(conn, inflight, "ack timeout")
+                        cursor = 0
                     continue
-                if fetched:
-                    continue  # more may be waiting
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
         finally:
             for _, fut in inflight:
                 fut.cancel()
+
+    @staticmethod
+    def _take_acked(
+        inflight: deque[tuple[int, asyncio.Future[Any]]],
+    ) -> tuple[list[int], str | None]:
+        """Pop the acknowledged prefix; stop at the first failure (and name it)."""
+        acked: list[int] = []
+        while inflight and inflight[0][1].done():
+            seq, fut = inflight.popleft()
+            if fut.cancelled() or fut.exception() is not None:
+                return acked, "cancelled" if fut.cancelled() else type(fut.exception()).__name__
+            acked.append(seq)
+        return acked, None
 
     async def _send(self, r: asyncpg.Record) -> asyncio.Future[Any]:
         headers = {MSG_ID: str(r["id"])}
