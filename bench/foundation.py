@@ -3,9 +3,10 @@ relay's throughput against a bare pipelined publish on the same NATS server, wit
 bare one-INSERT HTTP endpoint as the reference for later HTTP benchmarks.
 
 Run from the project root: ``python -m bench.foundation`` (or ``make bench``). It prints a
-Markdown report and writes it to ``bench/results/foundation.md``. Everything it starts
-(``tomoni up``, embedded PostgreSQL and NATS, the bare app) is stopped before it returns,
-also on error; all traffic stays on 127.0.0.1.
+Markdown report and writes it to ``bench/results/foundation.md`` (only when every section
+succeeded, so a failed run never replaces the last complete report). Everything it
+starts (``tomoni up``, embedded PostgreSQL and NATS, the bare app) is stopped before it
+returns, also on error; all traffic stays on 127.0.0.1.
 
 Why each measurement is made the way it is:
 
@@ -14,10 +15,16 @@ Why each measurement is made the way it is:
 * idle RSS is of the ``tomoni up`` Python process only: PostgreSQL and nats-server are
   separate programs with their own memory settings and are listed for information;
 * the relay drains a backlog committed while it was stopped, which isolates its own
-  rate (fetch, publish, ack, mark sent) from the writers'; the bare publish loop runs
-  in the same run against the same server, because with ``sync_interval: always`` the
-  disk's fsync rate, not Python, is the usual ceiling and it varies from machine to
-  machine (and run to run).
+  rate (fetch, publish, ack, mark sent) from the writers'. The bare publish loop runs in
+  the same run against the same server, in rounds interleaved with the relay, because
+  with ``sync_interval: always`` the disk's fsync rate, not Python, is the ceiling, and
+  on a shared VM it drifts by tens of percent from minute to minute;
+* the relay's phases are timed by wrapping its connection and JetStream context, not by
+  copying its code, so the shipped relay is what is measured;
+* CPU is attributed to our processes, the kernel's threads and any other process, so a
+  figure skewed by something else running on the machine shows it;
+* a ``CHECKPOINT`` precedes each database segment so that one segment's dirty pages are
+  not written during the next one's measurement.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import os
@@ -38,16 +46,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version as pkg_version
 from pathlib import Path
 from typing import Any, Literal, cast
-from unittest import mock
 
 import asyncpg
-import nats.errors
 import psutil
 from nats.aio.client import Client as NATS
 
@@ -74,6 +80,8 @@ SCHEMA = "bench_outbox"
 COLD_START_TARGET_S = 10.0
 RSS_TARGET_MB = 250.0
 RELAY_RATIO_TARGET = 0.8
+STALL_SECONDS = 0.5  # a gap this long between the relay's statements while rows wait
+SKEW_WARN_PCT = 25.0  # other processes' share of a core above which a run is flagged
 
 logger = logging.getLogger("bench.foundation")
 
@@ -223,26 +231,39 @@ def measure_cold_starts(work: Path, runs: int = 3, idle_seconds: float = 5.0) ->
 # -- CPU accounting (what was busy while something ran) ----------------------------------
 @dataclass(frozen=True)
 class Cpu:
-    """CPU seconds spent by each named party over an interval, and the machine's busy,
-    steal and iowait time (summed over CPUs). ``other`` is busy time that is neither our
-    processes' nor stolen by the hypervisor: mostly the kernel's writeback workers and
-    softirq (each fsync costs kernel CPU), plus any other process. Shares are of one core:
-    the machine has 2, so 200% is all of it."""
+    """CPU seconds over an interval: each named party of ours, the kernel's own threads
+    (kworkers doing writeback: every fsync costs kernel CPU), every other process on the
+    machine (another job skews the figures, so it is shown), and the machine's busy,
+    steal and iowait time. Shares are of one core: the machine has 2, so 200% is all."""
 
     wall: float
     seconds: dict[str, float]
+    kthreads: float
+    others: float
     busy: float
     steal: float
     iowait: float
+    top_others: tuple[tuple[str, float], ...] = ()  # (name, CPU seconds), largest first
+
+    def others_note(self, threshold: float = 10.0) -> str:
+        """``""`` unless other processes took more than ``threshold``% of a core; else
+        who did, so that a skewed row says what skewed it."""
+        if self.wall <= 0 or 100.0 * self.others / self.wall <= threshold:
+            return ""
+        return ", ".join(f"{n} {100.0 * v / self.wall:.0f}%" for n, v in self.top_others)
 
     @property
-    def other(self) -> float:
-        return max(0.0, self.busy - self.steal - sum(self.seconds.values()))
+    def kernel(self) -> float:
+        """Kernel threads plus what no process is charged with (irq, softirq: loopback
+        networking), i.e. busy time minus steal, ours and other processes."""
+        rest = self.busy - self.steal - sum(self.seconds.values()) - self.kthreads - self.others
+        return self.kthreads + max(0.0, rest)
 
     def pct(self, name: str) -> str:
         special = {
             "iowait": self.iowait,
-            "other": self.other,
+            "kernel": self.kernel,
+            "others": self.others,
             "busy": self.busy,
             "steal": self.steal,
         }
@@ -271,26 +292,51 @@ def machine_busy(seconds: float = 2.0) -> float:
     return 100.0 * (b1 - b0) / (time.perf_counter() - t0)
 
 
-def _proc_cpu(pid: int, with_children: bool) -> float:
-    """user+system of ``pid``; with children, also its live descendants and those it has
-    reaped (PostgreSQL backends come and go with connections)."""
+def wait_quiet(limit: float, below: float = 12.0, samples: int = 4) -> bool:
+    """Wait until ``samples`` consecutive 3-second looks find the machine busy below
+    ``below``% of a core, for at most ``limit`` seconds; say whether it got quiet."""
+    deadline = time.monotonic() + limit
+    quiet = 0
+    while time.monotonic() < deadline:
+        quiet = quiet + 1 if machine_busy(3.0) < below else 0
+        if quiet >= samples:
+            return True
+    return False
+
+
+def _proc_cpu(pid: int, with_children: bool) -> tuple[float, set[int]]:
+    """user+system of ``pid`` and the pids counted; with children, also its live
+    descendants and those it has reaped (PostgreSQL backends come and go)."""
     try:
         p = psutil.Process(pid)
         t = p.cpu_times()
-        total = t.user + t.system
+        total, pids = t.user + t.system, {pid}
         if with_children:
             total += t.children_user + t.children_system
             for c in p.children(recursive=True):
                 with contextlib.suppress(psutil.Error):
                     ct = c.cpu_times()
                     total += ct.user + ct.system
-        return float(total)
+                    pids.add(c.pid)
+        return float(total), pids
     except psutil.Error:
-        return 0.0
+        return 0.0, set()
+
+
+def _all_processes() -> dict[int, tuple[float, bool, str]]:
+    """pid → (user+system, is a kernel thread, name) for every process now."""
+    out: dict[int, tuple[float, bool, str]] = {}
+    for p in psutil.process_iter(["ppid", "name"]):
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            kthread = p.pid == 2 or p.info["ppid"] == 2
+            out[p.pid] = (t.user + t.system, kthread, str(p.info["name"]))
+    return out
 
 
 class CpuMeter:
-    """Interval CPU of named processes: ``{name: (pid, include_children)}``."""
+    """Interval CPU of named processes, ``{name: (pid, include_children)}``, and of the
+    rest of the machine."""
 
     def __init__(self, parties: dict[str, tuple[int, bool]]) -> None:
         self.parties = dict(parties)
@@ -298,18 +344,48 @@ class CpuMeter:
     def with_party(self, name: str, pid: int, children: bool = False) -> CpuMeter:
         return CpuMeter({**self.parties, name: (pid, children)})
 
-    def _snap(self) -> tuple[float, dict[str, float], tuple[float, float, float]]:
+    def _snap(
+        self,
+    ) -> tuple[
+        float, dict[str, float], set[int], dict[int, tuple[float, bool, str]], tuple[float, ...]
+    ]:
         machine = _machine_times()
-        own = {n: _proc_cpu(pid, kids) for n, (pid, kids) in self.parties.items()}
-        return time.perf_counter(), own, machine
+        own: dict[str, float] = {}
+        ours: set[int] = set()
+        for name, (pid, kids) in self.parties.items():
+            own[name], pids = _proc_cpu(pid, kids)
+            ours |= pids
+        return time.perf_counter(), own, ours, _all_processes(), machine
 
     def start(self) -> Callable[[], Cpu]:
-        t0, a, m0 = self._snap()
+        t0, a, ours0, procs0, m0 = self._snap()
 
         def stop() -> Cpu:
-            t1, b, m1 = self._snap()
+            t1, b, ours1, procs1, m1 = self._snap()
+            ours = ours0 | ours1
+            kthreads = others = 0.0
+            by_name: dict[str, float] = {}
+            for pid, (cpu, is_kthread, name) in procs1.items():
+                if pid in ours:
+                    continue
+                delta = cpu - procs0.get(pid, (0.0, is_kthread, name))[0]
+                if is_kthread:
+                    kthreads += delta
+                else:
+                    others += delta
+                    by_name[name] = by_name.get(name, 0.0) + delta
             busy, steal, iowait = (y - x for x, y in zip(m0, m1, strict=True))
-            return Cpu(t1 - t0, {n: b[n] - a[n] for n in a}, busy, steal, iowait)
+            top = sorted(by_name.items(), key=lambda kv: -kv[1])[:3]
+            return Cpu(
+                t1 - t0,
+                {n: b[n] - a[n] for n in a},
+                kthreads,
+                others,
+                busy,
+                steal,
+                iowait,
+                tuple((n, v) for n, v in top if v > 0),
+            )
 
         return stop
 
@@ -343,45 +419,68 @@ class LoopLag:
 # -- the relay, instrumented -----------------------------------------------------------
 @dataclass
 class Phases:
-    """Where the relay's time goes, summed over its ``publish_pending`` calls. ``send`` is
-    the time inside ``publish_async`` (buffering the messages); ``ack`` is the rest of
-    the publish step: waiting for JetStream's acks (the server's fsyncs) and handling them."""
+    """Where the relay's publish loop spends its time: ``fetch`` = the SELECT of unsent
+    rows, ``send`` = inside ``publish_async`` (buffering messages in the client),
+    ``update`` = the UPDATE marking rows sent, ``wait`` = the rest of the loop (waiting
+    for acks, or for a wake-up). Whether NATS has work meanwhile depends on the relay: a
+    stop-and-wait relay leaves it idle during fetch, send and update; a pipelined one
+    keeps publishes in flight throughout."""
 
-    calls: int = 0
+    fetches: int = 0
     rows: int = 0
+    updates: int = 0
     fetch: float = 0.0
     send: float = 0.0
     update: float = 0.0
-    total: float = 0.0
-    cpu_total: float = 0.0
+    total: float = 0.0  # time inside the publish loop
+    # Gaps between one statement's end and the next one's start: a relay that sits idle
+    # while rows wait shows up here (STALL_SECONDS or more counts as a stall).
+    max_gap: float = 0.0
+    stalls: int = 0
+    stalled: float = 0.0
 
     @property
-    def ack(self) -> float:
+    def wait(self) -> float:
         return max(0.0, self.total - self.fetch - self.send - self.update)
 
 
 class _TimedConn:
-    """The relay's connection with its two statements timed: ``fetch`` is the SELECT of
+    """The relay's connection with its statements timed: ``fetch`` is the SELECT of
     unsent rows, ``execute`` the UPDATE that marks them sent."""
 
     def __init__(self, conn: asyncpg.Connection, phases: Phases) -> None:
         self._conn, self._phases = conn, phases
+        self._last_end: float | None = None
+
+    def _gap(self, t: float) -> None:
+        if self._last_end is not None:
+            gap = t - self._last_end
+            self._phases.max_gap = max(self._phases.max_gap, gap)
+            if gap >= STALL_SECONDS:
+                self._phases.stalls += 1
+                self._phases.stalled += gap
 
     async def fetch(self, *args: Any, **kwargs: Any) -> list[asyncpg.Record]:
         t = time.perf_counter()
+        self._gap(t)
         try:
             rows: list[asyncpg.Record] = await self._conn.fetch(*args, **kwargs)
+            self._phases.fetches += 1
             self._phases.rows += len(rows)
             return rows
         finally:
-            self._phases.fetch += time.perf_counter() - t
+            self._last_end = time.perf_counter()
+            self._phases.fetch += self._last_end - t
 
     async def execute(self, *args: Any, **kwargs: Any) -> str:
         t = time.perf_counter()
+        self._gap(t)
         try:
+            self._phases.updates += 1
             return cast(str, await self._conn.execute(*args, **kwargs))
         finally:
-            self._phases.update += time.perf_counter() - t
+            self._last_end = time.perf_counter()
+            self._phases.update += self._last_end - t
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
@@ -404,59 +503,35 @@ class _TimedJetStream:
 
 class TimedRelay(outbox.Relay):
     """The project's relay, unchanged, with its statements and publishes timed by
-    wrapping (not re-implementing) them, so what is measured is the shipped code."""
+    wrapping (not re-implementing) them, so what is measured is the shipped code.
+
+    It hooks two private names of :class:`shared.outbox.Relay`: ``_js`` (its JetStream
+    context) and ``_publish_loop(conn)`` (where it works with its connection); there is
+    no public seam for either. If they change, this fails loudly rather than measuring
+    something else."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if not hasattr(outbox.Relay, "_publish_loop") or not hasattr(self, "_js"):
+            raise RuntimeError("shared.outbox.Relay changed shape: update bench.TimedRelay")
         self.phases = Phases()
-        # The JetStream context is private to the relay; wrapping it is the only way to
-        # see publish time apart from ack time without copying publish_rows.
+        self._loop_since: float | None = None
         self._js = cast(Any, _TimedJetStream(self._js, self.phases))
 
-    async def publish_pending(self, conn: asyncpg.Connection) -> int:
-        t, c = time.perf_counter(), time.process_time()
+    async def _publish_loop(self, conn: asyncpg.Connection) -> None:
+        self._loop_since = time.perf_counter()
         try:
-            return await super().publish_pending(
-                cast(asyncpg.Connection, _TimedConn(conn, self.phases))
-            )
+            await super()._publish_loop(cast(asyncpg.Connection, _TimedConn(conn, self.phases)))
         finally:
-            self.phases.calls += 1
-            self.phases.total += time.perf_counter() - t
-            self.phases.cpu_total += time.process_time() - c
+            self.phases.total += time.perf_counter() - self._loop_since
+            self._loop_since = None
 
-
-async def publish_rows_one_wait(
-    js: Any, rows: Sequence[asyncpg.Record], *, replay_tag: str | None = None
-) -> tuple[list[int], str | None]:
-    """DIAGNOSTIC ONLY, never shipped: ``shared.outbox.publish_rows`` with one change —
-    all acks are awaited with a single ``asyncio.wait`` instead of one ``asyncio.wait_for``
-    per future in turn (each of which costs at least one event-loop iteration). Same
-    contract: the acknowledged prefix in row order, and the error that ended it."""
-    futures: list[asyncio.Future[Any]] = []
-    error: str | None = None
-    try:
-        for r in rows:
-            headers = {
-                outbox.MSG_ID: str(r["id"]) if replay_tag is None else f"{r['id']}:{replay_tag}"
-            }
-            if r["correlation_id"]:
-                headers[outbox.CORRELATION] = r["correlation_id"]
-            if replay_tag is not None:
-                headers["Tomoni-Replay"] = replay_tag
-            futures.append(await js.publish_async(r["subject"], bytes(r["body"]), headers=headers))
-    except (nats.errors.Error, OSError) as exc:
-        error = type(exc).__name__
-    if futures:
-        await asyncio.wait(futures, timeout=5.0)
-    acked: list[int] = []
-    for r, fut in zip(rows, futures, strict=False):
-        if not fut.done() or fut.cancelled() or fut.exception() is not None:
-            error = error or ("TimeoutError" if not fut.done() else "PublishError")
-            break
-        acked.append(r["seq"])
-    for fut in futures[len(acked) :]:
-        fut.cancel()
-    return acked, error
+    def phases_now(self) -> Phases:
+        """The phases so far, counting the loop that is still running."""
+        now = dataclasses.replace(self.phases)
+        if self._loop_since is not None:
+            now.total += time.perf_counter() - self._loop_since
+        return now
 
 
 # -- outbox benchmark ------------------------------------------------------------------
@@ -483,7 +558,6 @@ def make_envelope(i: int) -> Envelope:
 class Drain:
     round: int
     batch: int
-    variant: str  # "shipped", or "one-wait" (diagnostic, see publish_rows_one_wait)
     events: int
     precommit_seconds: float
     seconds: float
@@ -497,7 +571,6 @@ class Drain:
 
 @dataclass(frozen=True)
 class Writers:
-    variant: str
     writers: int
     seconds: float
     committed: int
@@ -519,20 +592,19 @@ class OutboxReport:
     body_bytes: int = 0
     fsync: dict[str, float] = field(default_factory=dict)
     bare: list[PublishResult] = field(default_factory=list)  # one per round
-    stop_and_wait: list[PublishResult] = field(default_factory=list)  # one per batch size
     drains: list[Drain] = field(default_factory=list)
-    writers: list[Writers] = field(default_factory=list)
+    writers: Writers | None = None
     postgres_version: str = ""
     nats_version: str = ""
 
     def ratio(self, d: Drain) -> float:
         return d.rate / self.bare[d.round - 1].rate
 
-    def shipped(self, batch: int) -> list[Drain]:
-        return [d for d in self.drains if d.batch == batch and d.variant == "shipped"]
+    def of_batch(self, batch: int) -> list[Drain]:
+        return [d for d in self.drains if d.batch == batch]
 
     def median_ratio(self, batch: int) -> float:
-        return statistics.median(self.ratio(d) for d in self.shipped(batch))
+        return statistics.median(self.ratio(d) for d in self.of_batch(batch))
 
 
 def fsync_rate(directory: Path, size: int, seconds: float = 2.0) -> dict[str, float]:
@@ -583,16 +655,6 @@ async def _wait_drained(pool: asyncpg.Pool, start: float, limit: float) -> float
     return time.perf_counter() - start
 
 
-def _variant(variant: str) -> contextlib.AbstractContextManager[Any]:
-    """The shipped relay, or (diagnostic) the same relay with ``publish_rows`` swapped for
-    :func:`publish_rows_one_wait` for the duration of the block."""
-    if variant == "one-wait":
-        return mock.patch.object(outbox, "publish_rows", publish_rows_one_wait)
-    if variant != "shipped":
-        raise ValueError(f"unknown relay variant {variant!r}")
-    return contextlib.nullcontext()
-
-
 async def _stop_task(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -608,24 +670,23 @@ async def drain_once(
     round_no: int,
     batch: int,
     events: int,
-    variant: str = "shipped",
 ) -> Drain:
-    """Commit ``events`` rows with no relay running, then time one relay until all are
-    marked sent."""
+    """Commit ``events`` rows with no relay running, then time one relay from its start
+    until all are marked sent."""
     await pool.execute("TRUNCATE outbox")
     precommit = await _precommit(pool, events)
     await pool.execute("CHECKPOINT")  # earlier segments' dirty pages are not this one's cost
-    with _variant(variant):
-        relay = TimedRelay(dsn=dsn, schema=SCHEMA, nc=nc, pool=pool, batch=batch)
-        cpu_stop = meter.start()
-        start = time.perf_counter()
-        task = asyncio.create_task(relay.run(), name=f"bench-relay-{batch}")
-        try:
-            seconds = await _wait_drained(pool, start, limit=180.0)
-            cpu = cpu_stop()
-        finally:
-            await _stop_task(task)
-    return Drain(round_no, batch, variant, events, precommit, seconds, relay.phases, cpu)
+    relay = TimedRelay(dsn=dsn, schema=SCHEMA, nc=nc, pool=pool, batch=batch)
+    cpu_stop = meter.start()
+    start = time.perf_counter()
+    task = asyncio.create_task(relay.run(), name=f"bench-relay-{batch}")
+    try:
+        seconds = await _wait_drained(pool, start, limit=180.0)
+        cpu = cpu_stop()
+        phases = relay.phases_now()
+    finally:
+        await _stop_task(task)
+    return Drain(round_no, batch, events, precommit, seconds, phases, cpu)
 
 
 async def concurrent_writers(
@@ -636,46 +697,51 @@ async def concurrent_writers(
     *,
     writers: int,
     seconds: float,
-    variant: str = "shipped",
 ) -> Writers:
     """``writers`` tasks each commit one event per transaction and wake the relay, for
-    ``seconds``, in this process and event loop, as request handlers do in ``tomoni up``.
-    ``variant="one-wait"`` swaps in :func:`publish_rows_one_wait` (diagnostic)."""
+    ``seconds``, in this process and event loop, as request handlers do in ``tomoni up``."""
     await pool.execute("TRUNCATE outbox")
     await pool.execute("CHECKPOINT")  # earlier segments' dirty pages are not this one's cost
-    with _variant(variant):
-        relay = TimedRelay(dsn=dsn, schema=SCHEMA, nc=nc, pool=pool)
-        task = asyncio.create_task(relay.run(), name="bench-relay-writers")
-        try:
-            while not relay.active:
-                await asyncio.sleep(0.01)
-            latencies: list[float] = []
-            counter = itertools.count()
-            lag = LoopLag()
-            lag.start()
-            cpu_stop = meter.start()
-            start = time.perf_counter()
-            deadline = start + seconds
+    relay = TimedRelay(dsn=dsn, schema=SCHEMA, nc=nc, pool=pool)
+    task = asyncio.create_task(relay.run(), name="bench-relay-writers")
+    try:
+        while not relay.active:
+            await asyncio.sleep(0.01)
+        latencies: list[float] = []
+        counter = itertools.count()
+        lag = LoopLag()
+        lag.start()
+        phases_before = relay.phases_now()
+        cpu_stop = meter.start()
+        start = time.perf_counter()
+        deadline = start + seconds
 
-            async def writer() -> None:
-                while time.perf_counter() < deadline:
-                    envelope = make_envelope(next(counter))
-                    t = time.perf_counter()
-                    async with db.transaction(pool) as conn:
-                        await outbox.enqueue(conn, envelope, NAMESPACE)
-                    latencies.append(time.perf_counter() - t)
-                    relay.wake()
+        async def writer() -> None:
+            while time.perf_counter() < deadline:
+                envelope = make_envelope(next(counter))
+                t = time.perf_counter()
+                async with db.transaction(pool) as conn:
+                    await outbox.enqueue(conn, envelope, NAMESPACE)
+                latencies.append(time.perf_counter() - t)
+                relay.wake()
 
-            published_before = relay.published
-            await asyncio.gather(*(writer() for _ in range(writers)))
-            elapsed = time.perf_counter() - start
-            published = relay.published - published_before
-            backlog = await _unsent(pool)
-            cpu = cpu_stop()
-            loop_p50, loop_p99 = await lag.stop()
-            drain_after = await _wait_drained(pool, time.perf_counter(), limit=120.0)
-        finally:
-            await _stop_task(task)
+        published_before = relay.published
+        await asyncio.gather(*(writer() for _ in range(writers)))
+        elapsed = time.perf_counter() - start
+        published = relay.published - published_before
+        backlog = await _unsent(pool)
+        cpu = cpu_stop()
+        after = relay.phases_now()
+        loop_p50, loop_p99 = await lag.stop()
+        drain_after = await _wait_drained(pool, time.perf_counter(), limit=120.0)
+    finally:
+        await _stop_task(task)
+    phases = Phases(
+        **{
+            f.name: getattr(after, f.name) - getattr(phases_before, f.name)
+            for f in dataclasses.fields(Phases)
+        }
+    )
     sent = await pool.fetchrow(
         "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,"
         " percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99 FROM ("
@@ -683,7 +749,6 @@ async def concurrent_writers(
     )
     ms = sorted(x * 1000 for x in latencies)
     return Writers(
-        variant=variant,
         writers=writers,
         seconds=elapsed,
         committed=len(latencies),
@@ -696,7 +761,7 @@ async def concurrent_writers(
         lag_p99_ms=float(sent["p99"] or 0.0),
         loop_p50_ms=loop_p50,
         loop_p99_ms=loop_p99,
-        phases=relay.phases,
+        phases=phases,
         cpu=cpu,
     )
 
@@ -730,37 +795,14 @@ async def run_outbox(
         for r in range(1, rounds + 1):
             _progress(f"outbox round {r}/{rounds}")
             report.bare.append(await bare_publish(nats_url, count=events, size=report.body_bytes))
-            plan = [(b, "shipped") for b in batches] + [(batches[0], "one-wait")]
-            for batch, variant in plan:
+            for batch in batches:
                 report.drains.append(
-                    await drain_once(
-                        dsn,
-                        nc,
-                        pool,
-                        meter,
-                        round_no=r,
-                        batch=batch,
-                        events=events,
-                        variant=variant,
-                    )
+                    await drain_once(dsn, nc, pool, meter, round_no=r, batch=batch, events=events)
                 )
-        for batch in batches:
-            report.stop_and_wait.append(
-                await bare_publish(nats_url, count=events, size=report.body_bytes, batch=batch)
-            )
-        for variant in ("shipped", "one-wait"):
-            _progress(f"outbox writers ({variant})")
-            report.writers.append(
-                await concurrent_writers(
-                    dsn,
-                    nc,
-                    pool,
-                    meter,
-                    writers=writers,
-                    seconds=writer_seconds,
-                    variant=variant,
-                )
-            )
+        _progress("outbox writers")
+        report.writers = await concurrent_writers(
+            dsn, nc, pool, meter, writers=writers, seconds=writer_seconds
+        )
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(nc.close(), 5)
@@ -858,9 +900,18 @@ def render(
         f"- Machine busy with other processes just before the run: {load_before:.0f}% of one "
         "core"
         + (" — **not idle: figures below are skewed**" if load_before > 15 else "")
-        + f"; over the whole run, CPU stolen by the hypervisor: {whole.pct('steal')} of one "
-        f"core, machine iowait {whole.pct('iowait')}"
+        + f"; over the whole run (one core = 100%): other processes {whole.pct('others')}, "
+        f"stolen by the hypervisor {whole.pct('steal')}, iowait {whole.pct('iowait')}"
     )
+    cpus = [d.cpu for d in ob.drains] + ([ob.writers.cpu] if ob.writers else []) if ob else []
+    cpus += [row.cpu for row in http]
+    skewed = [c for c in cpus if c.others_note(SKEW_WARN_PCT)]
+    if skewed:
+        out.append(
+            f"- **Skewed run: in {len(skewed)} of {len(cpus)} measurements other processes "
+            f"took more than {SKEW_WARN_PCT:.0f}% of a core** (named under each table); "
+            "compare those rows with care, or run again on a quiet machine."
+        )
     out.append("")
 
     out += ["## Summary", "", "| target | goal | measured | verdict |", "|---|---|---|---|"]
@@ -878,7 +929,7 @@ def render(
     if ob and ob.drains:
         for batch in sorted({d.batch for d in ob.drains}):
             ratio = ob.median_ratio(batch)
-            rates = [d.rate for d in ob.shipped(batch)]
+            rates = [d.rate for d in ob.of_batch(batch)]
             shipped = " (shipped default)" if batch == 512 else ""
             out.append(
                 f"| outbox relay drain, batch {batch}{shipped} / bare pipelined publish, "
@@ -929,6 +980,20 @@ def _render_cold(colds: list[ColdStart]) -> list[str]:
     return out
 
 
+def _skew_notes(rows: list[tuple[str, Cpu]]) -> list[str]:
+    """A line per measurement during which other processes were busy, naming them."""
+    notes = [(label, c.others_note()) for label, c in rows]
+    notes = [(label, n) for label, n in notes if n]
+    if not notes:
+        return []
+    return [
+        "",
+        "Skewed by other processes on the machine (share of one core):",
+        "",
+        *[f"- {label}: {n}" for label, n in notes],
+    ]
+
+
 def _pct(x: float, wall: float) -> str:
     return f"{x:.2f} s ({100 * x / wall:.0f}%)" if wall > 0 else f"{x:.2f} s"
 
@@ -949,127 +1014,113 @@ def _render_outbox(ob: OutboxReport) -> list[str]:
     ]
     for i, b in enumerate(ob.bare, 1):
         out.append(f"- Round {i}, bare pipelined `js.publish_async`: {b.format()}.")
-    for b in ob.stop_and_wait:
-        out.append(
-            "- Bare, stop-and-wait like the relay (no database; all acks awaited every "
-            f"{b.batch}): {b.format()}."
-        )
     out += [
         "",
         "### Relay draining a pre-committed backlog",
         "",
         "Rows committed with `enqueue_many` (1,000 per transaction) while no relay ran; then "
-        "one `Relay` is started and timed until `count(*) WHERE sent_at IS NULL` is 0 "
-        "(polled every 20 ms). Each round's bare figure (above) was taken just before its "
-        "relay runs. Phases are summed over the relay's `publish_pending` calls: *fetch* = "
-        "the SELECT of unsent rows, *send* = inside `publish_async`, *ack* = the rest of the "
-        "publish step (waiting for and handling JetStream's acks), *update* = the UPDATE "
-        "marking rows sent, *outside* = the relay's loop, connect and lock, and the poll's "
-        "granularity. Rows marked *one-wait* are a bench-only diagnostic, not shipped code: "
-        "the same relay with `publish_rows` swapped for a copy that awaits all acks with one "
-        "`asyncio.wait` instead of one `asyncio.wait_for` per message.",
+        "one `Relay` (the shipped class; `batch` as given) is started and timed until "
+        "`count(*) WHERE sent_at IS NULL` is 0 (polled every 20 ms). Each round's bare "
+        "figure (above) was taken just before its relay runs. The relay's publish loop is "
+        "split into *fetch* (SELECT of unsent rows), *send* (inside `publish_async`), "
+        "*update* (UPDATE marking rows sent) and *waiting* (for acks or a wake-up); "
+        "*outside* is connect, lock and the poll's granularity. *Stalls* are gaps of "
+        f"{STALL_SECONDS} s or more between two of the relay's statements while rows were "
+        "still unsent (count, total time, longest gap).",
         "",
-        "| round | relay | batch | pre-commit | drain | events/s | / bare | fetch | send | ack "
-        "| update | outside | calls |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| round | batch | pre-commit | drain | events/s | / bare | fetch | send | update "
+        "| waiting | outside | fetches | rows per fetch | stalls |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in ob.drains:
         p, wall = d.phases, d.seconds
         out.append(
-            f"| {d.round} | {d.variant} | {d.batch} | {d.precommit_seconds:.2f} s | "
-            f"{wall:.2f} s | "
-            f"{d.rate:.0f} | {ob.ratio(d):.2f} | {_pct(p.fetch, wall)} | {_pct(p.send, wall)} | "
-            f"{_pct(p.ack, wall)} | {_pct(p.update, wall)} | "
-            f"{_pct(max(0.0, wall - p.total), wall)} | {p.calls} |"
+            f"| {d.round} | {d.batch} | {d.precommit_seconds:.2f} s | {wall:.2f} s | "
+            f"**{d.rate:.0f}** | **{ob.ratio(d):.2f}** | {_pct(p.fetch, wall)} | "
+            f"{_pct(p.send, wall)} | {_pct(p.update, wall)} | {_pct(p.wait, wall)} | "
+            f"{_pct(max(0.0, wall - p.total), wall)} | {p.fetches} | "
+            f"{p.rows / max(1, p.fetches):.0f} | {p.stalls}, {p.stalled:.2f} s, longest "
+            f"{p.max_gap:.2f} s |"
         )
     out += [
         "",
-        "CPU during each drain (share of one core; 2 cores = 200%). *kernel & others* is "
-        "busy time neither spent in our processes nor stolen by the hypervisor: the "
-        "kernel's writeback workers and softirq (every fsync and every loopback packet costs "
-        "kernel CPU), and any other process on the machine.",
+        "CPU during each drain (share of one core; 2 cores = 200%). *kernel* is the "
+        "kernel's own threads (writeback workers: every fsync costs kernel CPU) plus irq "
+        "and softirq (loopback networking); *other processes* are not ours — anything "
+        "there skews the figures.",
         "",
-        "| round | relay | batch | bench process (relay) | relay CPU / wall inside "
-        "publish_pending | nats-server | postgres | kernel & others | steal | iowait |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| round | batch | bench process (relay) | nats-server | postgres | kernel "
+        "| other processes | steal | iowait |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for d in ob.drains:
         c = d.cpu
         out.append(
-            f"| {d.round} | {d.variant} | {d.batch} | {c.pct('bench')} | "
-            f"{d.phases.cpu_total:.2f} s / {d.phases.total:.2f} s | {c.pct('nats-server')} | "
-            f"{c.pct('postgres')} | {c.pct('other')} | {c.pct('steal')} | {c.pct('iowait')} |"
+            f"| {d.round} | {d.batch} | {c.pct('bench')} | {c.pct('nats-server')} | "
+            f"{c.pct('postgres')} | {c.pct('kernel')} | {c.pct('others')} | "
+            f"{c.pct('steal')} | {c.pct('iowait')} |"
         )
+    out += _skew_notes([(f"round {d.round}, batch {d.batch}", d.cpu) for d in ob.drains])
     out += _render_limits(ob)
     if ob.writers:
+        w = ob.writers
+        c = w.cpu
         out += [
             "",
-            "### Relay running while writers commit one event per transaction",
+            f"### Relay running while {w.writers} writers commit one event per transaction",
             "",
             "Each writer: `enqueue` in its own transaction, then `relay.wake()`, in the same "
             "event loop as the relay (as request handlers are in `tomoni up`); relay batch "
-            "512. *shipped* is the project's relay; *one-wait* is a bench-only diagnostic "
-            "that swaps `publish_rows` for a copy awaiting all acks with one `asyncio.wait` "
-            "instead of one `asyncio.wait_for` per message — it is not shipped code. "
-            "*Loop lag* is how late a 1 ms sleep wakes up (one loop iteration).",
+            "512. *Loop lag* is how late a 1 ms sleep wakes up (one loop iteration).",
             "",
-            "| relay | writers × s | committed/s | commit p50 / p99 | published/s | backlog "
-            "at end | commit → sent p50 / p99 | rows per call | ack time | loop lag p50 / p99 "
-            "| CPU bench / postgres / nats / kernel & others / steal / iowait |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            f"- committed: **{w.committed / w.seconds:.0f} events/s** ({w.committed} in "
+            f"{w.seconds:.1f} s); commit latency p50 {w.commit_p50_ms:.1f} ms, p99 "
+            f"{w.commit_p99_ms:.1f} ms",
+            f"- published (acked and marked sent) in the same window: "
+            f"**{w.published / w.seconds:.0f} events/s** ({w.published})",
+            f"- backlog at the end: **{w.backlog_at_end}** unsent rows (all sent "
+            f"{w.drain_after_seconds:.2f} s later)",
+            f"- commit → marked sent (`sent_at - created_at`): p50 **{w.lag_p50_ms:.0f} ms**, "
+            f"p99 **{w.lag_p99_ms:.0f} ms**",
+            f"- relay loop: fetch {_pct(w.phases.fetch, w.seconds)}, send "
+            f"{_pct(w.phases.send, w.seconds)}, update {_pct(w.phases.update, w.seconds)}, "
+            f"waiting {_pct(w.phases.wait, w.seconds)}; {w.phases.fetches} fetches, "
+            f"{w.phases.rows / max(1, w.phases.fetches):.1f} rows per fetch",
+            f"- event-loop lag p50 {w.loop_p50_ms:.2f} ms, p99 {w.loop_p99_ms:.2f} ms",
+            f"- CPU: bench process (writers + relay) {c.pct('bench')}, postgres "
+            f"{c.pct('postgres')}, nats-server {c.pct('nats-server')}, kernel "
+            f"{c.pct('kernel')}, other processes {c.pct('others')}, steal {c.pct('steal')}, "
+            f"iowait {c.pct('iowait')}",
         ]
-        for w in ob.writers:
-            c = w.cpu
-            out.append(
-                f"| {w.variant} | {w.writers} × {w.seconds:.1f} | "
-                f"**{w.committed / w.seconds:.0f}** | {w.commit_p50_ms:.1f} / "
-                f"{w.commit_p99_ms:.1f} ms | **{w.published / w.seconds:.0f}** | "
-                f"**{w.backlog_at_end}** (drained {w.drain_after_seconds:.2f} s later) | "
-                f"{w.lag_p50_ms:.0f} / {w.lag_p99_ms:.0f} ms | "
-                f"{w.phases.rows / max(1, w.phases.calls):.0f} | {_pct(w.phases.ack, w.seconds)}"
-                f" | {w.loop_p50_ms:.2f} / {w.loop_p99_ms:.2f} ms | {c.pct('bench')} / "
-                f"{c.pct('postgres')} / {c.pct('nats-server')} / {c.pct('other')} / "
-                f"{c.pct('steal')} / {c.pct('iowait')} |"
-            )
+        out += _skew_notes([("writers", c)])
     out.append("")
     return out
 
 
 def _render_limits(ob: OutboxReport) -> list[str]:
-    """What limits the drain, in numbers taken from this run (no interpretation beyond
-    arithmetic; the README discusses it)."""
-    out = ["", "What the drain's time was spent on (medians over rounds):", ""]
-    bare = statistics.median(b.rate for b in ob.bare)
+    """Where the drain's time went, in numbers taken from this run (arithmetic only; the
+    README discusses it)."""
+    out = ["", "Medians over the rounds:", ""]
     for batch in sorted({d.batch for d in ob.drains}):
-        ds = ob.shipped(batch)
+        ds = ob.of_batch(batch)
 
         def share(get: Callable[[Drain], float], ds: list[Drain] = ds) -> float:
             return 100 * statistics.median(get(d) / d.seconds for d in ds)
 
-        per_call = statistics.median(d.phases.total / max(1, d.phases.calls) for d in ds)
-        line = (
-            f"- batch {batch}: waiting for acks {share(lambda d: d.phases.ack):.0f}%, "
-            f"database (fetch + UPDATE, nothing in flight meanwhile) "
-            f"{share(lambda d: d.phases.fetch + d.phases.update):.0f}%, "
-            f"handing messages to the client {share(lambda d: d.phases.send):.0f}%; "
-            f"{per_call * 1000:.0f} ms per batch"
-        )
-        saw = next((b for b in ob.stop_and_wait if b.batch == batch), None)
-        if saw is not None:
-            line += (
-                f"; the bare loop made stop-and-wait every {batch} runs at "
-                f"{saw.rate / bare:.2f} of continuous"
-            )
-        out.append(line + ".")
-    diag = [d for d in ob.drains if d.variant == "one-wait"]
-    if diag:
-        batch = diag[0].batch
-        shipped = statistics.median(d.rate for d in ob.shipped(batch))
-        one_wait = statistics.median(d.rate for d in diag)
+        def cpu(name: str, ds: list[Drain] = ds) -> float:
+            return statistics.median(100 * d.cpu.seconds.get(name, 0.0) / d.cpu.wall for d in ds)
+
+        iowait = statistics.median(100 * d.cpu.iowait / d.cpu.wall for d in ds)
         out.append(
-            f"- one-wait diagnostic, batch {batch}: {one_wait:.0f} ev/s against the shipped "
-            f"relay's {shipped:.0f} (ratio to bare "
-            f"{statistics.median(ob.ratio(d) for d in diag):.2f})."
+            f"- batch {batch}: {statistics.median(d.rate for d in ds):.0f} events/s, "
+            f"{ob.median_ratio(batch):.2f} of bare; relay loop in fetch "
+            f"{share(lambda d: d.phases.fetch):.0f}%, send {share(lambda d: d.phases.send):.0f}%, "
+            f"update {share(lambda d: d.phases.update):.0f}%, waiting "
+            f"{share(lambda d: d.phases.wait):.0f}%, of which stalled "
+            f"{share(lambda d: d.phases.stalled):.0f}%; CPU of the bench process "
+            f"{cpu('bench'):.0f}%, "
+            f"nats-server {cpu('nats-server'):.0f}%, postgres {cpu('postgres'):.0f}%; "
+            f"iowait {iowait:.0f}%."
         )
     return out
 
@@ -1084,7 +1135,7 @@ def _render_http(http: list[HttpRow]) -> list[str]:
         "first row.",
         "",
         "| endpoint | concurrency | req/s | p50 | p95 | p99 | max | statuses | errors "
-        "| CPU loadgen / server / postgres / kernel & others / steal / iowait |",
+        "| CPU loadgen / server / postgres / kernel / other processes / steal / iowait |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in http:
@@ -1096,8 +1147,9 @@ def _render_http(http: list[HttpRow]) -> list[str]:
             f"| {row.label} | {r.concurrency} | **{r.throughput:.0f}** | {r.p50_ms:.1f} ms | "
             f"{r.p95_ms:.1f} ms | {r.p99_ms:.1f} ms | {r.max_ms:.1f} ms | {statuses} | "
             f"{errors} | {c.pct('bench')} / {server} / {c.pct('postgres')} / "
-            f"{c.pct('other')} / {c.pct('steal')} / {c.pct('iowait')} |"
+            f"{c.pct('kernel')} / {c.pct('others')} / {c.pct('steal')} / {c.pct('iowait')} |"
         )
+    out += _skew_notes([(row.label, row.cpu) for row in http])
     out.append("")
     return out
 
@@ -1119,6 +1171,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writer-seconds", type=float, default=10.0)
     parser.add_argument("--skip", default="", help="comma list of: coldstart,outbox,http")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first wait up to SECONDS for the machine to be idle (< 12%% of a core for 12 s)",
+    )
     args = parser.parse_args(argv)
     batches = tuple(int(b) for b in args.batches.split(","))
     if not 1 <= args.events <= 200_000 or not 1 <= args.runs <= 10 or not 1 <= args.rounds <= 10:
@@ -1127,6 +1186,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--batches must be in 1..10000 (the relay's own limit)")
     if not 0 < args.http_seconds <= 60 or not 0 < args.writer_seconds <= 60:
         parser.error("--http-seconds and --writer-seconds must be in (0, 60]")
+    if not 0 <= args.wait_quiet <= 3600:
+        parser.error("--wait-quiet must be in 0..3600")
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("shared.bus").setLevel(logging.ERROR)  # "disconnected" on our own close
@@ -1134,10 +1195,13 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(
         ["cd", str(ROOT), "&&", ".venv/bin/python -m bench.foundation", *sys.argv[1:]]
     )
+    if args.wait_quiet:
+        _progress(f"waiting up to {args.wait_quiet:.0f} s for an idle machine")
+        wait_quiet(args.wait_quiet)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     load_before = machine_busy()
-    whole = CpuMeter({}).start()
+    whole = CpuMeter({"bench": (os.getpid(), False)}).start()
     work = Path(tempfile.mkdtemp(prefix="tomoni-bench-"))
     colds: list[ColdStart] = []
     ob: OutboxReport | None = None
