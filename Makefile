@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: up test lint typecheck pytest soak bench clean browser
+.PHONY: up test lint typecheck pytest bench bench-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,12 +42,12 @@ pytest: $(STAMP) $(CHROMIUM)
 
 test: lint typecheck pytest
 
-# Long fault and soak runs (results are written to docs/reliability.md by hand).
-soak: $(STAMP)
-	$(BIN)/pytest -m soak -o addopts="--strict-markers -ra"
-
 bench: $(STAMP)
 	$(BIN)/python -m bench.foundation
+
+bench-all: bench
+	$(BIN)/python -m bench.registration
+	$(BIN)/python -m bench.checkin
 
 clean:
 	rm -rf $(VENV) .tomoni .pytest_cache .mypy_cache .ruff_cache
