@@ -35,8 +35,14 @@ def namespace() -> str:
 
 
 @pytest.fixture(scope="module")
-def make_settings(database_url: str, servers: Servers, namespace: str) -> Callable[..., Any]:
+def make_settings(
+    database_url: str,
+    servers: Servers,
+    namespace: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., Any]:
     """Settings pointing at this module's database and namespace, with fast timings."""
+    data_dir = tmp_path_factory.mktemp("data")
 
     def make(cls: type[TomoniSettings] = TomoniSettings, **overrides: Any) -> Any:
         values: dict[str, Any] = {
@@ -48,6 +54,8 @@ def make_settings(database_url: str, servers: Servers, namespace: str) -> Callab
             "relay_lock_retry_seconds": 0.2,
             "consumer_ack_wait_seconds": 5.0,
             "db_pool_max": 8,
+            # Keys and other files of this module's services: never the checkout's .tomoni.
+            "data_dir": data_dir,
         }
         values.update(overrides)
         return load_settings(cls, **values)

@@ -1,10 +1,20 @@
-"""Stamprally's URL table. Health and the OpenAPI document are added by the runtime; the
-capability's routes come with its issue."""
+"""Stamprally's URL table. Health and the OpenAPI document are added by the runtime."""
 
 from __future__ import annotations
 
+from services.stamprally import handlers as h
+from services.stamprally import schemas as s
 from shared.openapi import Route
 
 
 def routes() -> list[Route]:
-    return []
+    return [
+        Route(
+            "GET",
+            "/api/stamprally/events",
+            h.known_events,
+            "Events this service has learned over the bus (organizers)",
+            responses={200: s.KnownEvents},
+            security=("organizer",),
+        ),
+    ]

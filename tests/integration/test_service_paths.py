@@ -191,3 +191,25 @@ async def test_retention_purges_old_ledger_rows_and_claims_but_never_unsent_ones
     # The service's own maintenance runs the same purge on its schema.
     rt = clients["registration"].server.app[RUNTIME]
     assert await maintenance_once(rt) == {"outbox": 0, "inbox": 0}
+
+
+async def test_stamprally_and_notify_show_organizers_the_events_they_learned(
+    clients: dict[str, TestClient], conn: asyncpg.Connection, make_settings: Any, tmp_path: Any
+) -> None:
+    from services.registration import organizers
+
+    rt = clients["registration"].server.app[RUNTIME]
+    await organizers.create(rt, "ops@city.test", "long enough password", [], role="admin")
+    token, _, _ = await organizers.login(rt, "ops@city.test", "long enough password", "api")
+    await registration.save_event(rt, fair("learned-2027"))
+    for name in ("stamprally", "notify"):
+        client = clients[name]
+        assert (await client.get(f"/api/{name}/events")).status == 401
+
+        async def listed(c: TestClient = client, n: str = name) -> bool:
+            r = await c.get(f"/api/{n}/events", headers={"Authorization": f"Bearer {token}"})
+            return r.status == 200 and any(
+                e["slug"] == "learned-2027" for e in (await r.json())["items"]
+            )
+
+        await wait_until(listed, timeout=15, message=f"{name} lists the event")
