@@ -81,7 +81,3 @@ def scanned_at_error(scanned_at: datetime, received_at: datetime) -> str | None:
     if scanned_at > received_at + FUTURE_TOLERANCE:
         return "in_future"
     return None
-
-
-def made_offline(scanned_at: datetime, received_at: datetime) -> bool:
-    return received_at - scanned_at > OFFLINE_AFTER

@@ -126,11 +126,6 @@ def validate_event(draft: EventDraft) -> list[FieldError]:
     return errs
 
 
-def registration_window(draft: EventDraft, now: datetime) -> tuple[datetime, datetime]:
-    """When registration opens (default: now) and closes (default: when the event starts)."""
-    return (draft.registration_opens_at or now, draft.registration_closes_at or draft.starts_at)
-
-
 # -- registrations ----------------------------------------------------------------------
 Status = Literal["confirmed", "waitlisted", "pending_review", "rejected", "cancelled"]
 NotifyBy = Literal["email", "sms", "both", "none"]
