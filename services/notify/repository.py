@@ -35,9 +35,3 @@ async def store_event(conn: asyncpg.Connection, e: EventPublished) -> None:
         e.retention_days,
         e.revision,
     )
-
-
-async def known_events(pool: asyncpg.Pool) -> list[asyncpg.Record]:
-    return await pool.fetch(
-        "SELECT slug, title, starts_at, ends_at, revision FROM events ORDER BY starts_at, slug"
-    )
