@@ -26,7 +26,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy shared services/registration/domain.py services/checkin/domain.py \
-		services/stamprally/domain.py services/notify/domain.py
+		services/stamprally/domain.py services/notify
 
 # The browser tests drive Debian's chromium through Playwright (Playwright's own browser
 # download cannot work here). Installed when missing; CI runs as root.

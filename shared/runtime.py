@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from nats.aio.client import Client as NATS
 from shared import bus, db, inbox, outbox
 from shared.bus import ConsumerSpec
 from shared.config import TomoniSettings
-from shared.consumer import Consumer, Handler
+from shared.consumer import Consumer
 from shared.errors import ConfigError
 from shared.events import Envelope
 from shared.http import HTML_ERRORS, HtmlErrorPage, json_response, new_app
@@ -40,7 +41,9 @@ INFRA_MIGRATIONS = Path(__file__).parent / "migrations"
 class ConsumerBinding:
     publisher: str
     event_type: str
-    handler: Handler
+    # (conn, envelope, payload), or (runtime, conn, envelope, payload) with ``with_runtime``.
+    handler: Callable[..., Coroutine[Any, Any, None]]
+    with_runtime: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ def _lifecycle(definition: ServiceDefinition, settings: TomoniSettings, test_hoo
             )
             rt = Runtime(definition=definition, settings=settings, pool=pool, nc=nc, relay=relay)
             app[RUNTIME] = rt
+            rt.state["test_hooks"] = dict(test_hooks)
             for binding in definition.consumers:
                 spec = ConsumerSpec(
                     service=definition.name,
@@ -194,7 +198,11 @@ def _lifecycle(definition: ServiceDefinition, settings: TomoniSettings, test_hoo
                         pool=pool,
                         namespace=settings.bus_namespace,
                         spec=spec,
-                        handler=binding.handler,
+                        handler=(
+                            partial(binding.handler, rt)
+                            if binding.with_runtime
+                            else binding.handler
+                        ),
                         use_inbox=test_hooks.get("use_inbox", True),
                     )
                 )

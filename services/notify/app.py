@@ -7,8 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from services.notify import routes
+from services.notify import dispatch, routes
 from services.notify.events import CONSUMERS
+from services.notify.pages import STATIC_PREFIX
 from services.notify.settings import NotifySettings
 from shared.config import load_settings
 from shared.runtime import ServiceDefinition, build_app
@@ -18,9 +19,11 @@ HERE = Path(__file__).parent
 DEFINITION = ServiceDefinition(
     name="notify",
     migrations=HERE / "migrations",
-    prefixes=("/api/notify",),
+    prefixes=("/api/notify", "/notify"),
     routes=routes.routes,
     consumers=CONSUMERS,
+    statics=((STATIC_PREFIX, HERE / "static"),),
+    background=(dispatch.dispatcher, dispatch.scheduler),
 )
 
 

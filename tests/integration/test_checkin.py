@@ -45,19 +45,6 @@ async def chk(make_settings: Any, reg: TestClient) -> AsyncIterator[TestClient]:
     await client.close()
 
 
-@pytest.fixture(scope="module")
-async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture(scope="module")
-async def admin(reg: TestClient) -> dict[str, str]:
-    r = await reg.post(f"{REG}/auth/login", json={"email": ADMIN[0], "password": ADMIN[1]})
-    return {"Authorization": f"Bearer {(await r.json())['token']}"}
-
-
 async def pair(
     reg: TestClient, admin: dict[str, str], slug: str, place: str, role: str = "gate"
 ) -> dict[str, str]:

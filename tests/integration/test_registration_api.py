@@ -34,13 +34,6 @@ async def client(
 
 
 @pytest.fixture(scope="module")
-async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture(scope="module")
 async def admin(client: TestClient) -> dict[str, str]:
     r = await client.post(f"{API}/auth/login", json={"email": ADMIN[0], "password": ADMIN[1]})
     assert r.status == 200

@@ -25,13 +25,6 @@ async def client(
         yield c
 
 
-@pytest.fixture(scope="module")
-async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    yield pool
-    await pool.close()
-
-
 async def statuses(db: asyncpg.Pool, slug: str) -> list[asyncpg.Record]:
     return await db.fetch(
         "SELECT id, status, party_size, waitlist_seq FROM registration.registrations"

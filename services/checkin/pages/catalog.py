@@ -13,16 +13,14 @@ files.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from babel.messages.catalog import Catalog
 from babel.messages.extract import extract
-from babel.messages.pofile import read_po, write_po
 from jinja2.ext import babel_extract
 
 from services.checkin import service
+from shared.catalogs import CatalogFiles, main
 from shared.i18n import LANGUAGES
 
 CODE = Path(__file__).resolve().parent
@@ -74,54 +72,25 @@ def used_messages() -> Iterator[tuple[str, str, int]]:
         yield msgid, _rel(service_py), 0
 
 
-def template_catalog() -> Catalog:
-    catalog = Catalog(
-        domain=DOMAIN,
-        project="Tomoni checkin",
-        version="0.1.0",
-        creation_date=datetime(2026, 11, 29, tzinfo=UTC),
-        charset="utf-8",
-    )
-    catalog.header_comment = (
+CATALOG = CatalogFiles(
+    LOCALE,
+    DOMAIN,
+    "Tomoni checkin",
+    used_messages,
+    header_comment=(
         "# Tomoni checkin: the volunteer scanner app and the scan API's answers.\n"
         "# msgids are the English source strings. Made by\n"
         "#   python -m services.checkin.pages.catalog"
-    )
-    for msgid, path, line in used_messages():
-        flags = ("python-format",) if "%(" in msgid else ()
-        if msgid in catalog:
-            catalog[msgid].locations.append((path, line))
-        else:
-            catalog.add(msgid, locations=[(path, line)], flags=flags)
-    return catalog
-
-
-def read(path: Path, lang: str | None = None) -> Catalog:
-    with path.open("rb") as f:
-        return read_po(f, locale=lang, domain=DOMAIN)
-
-
-def write(path: Path, catalog: Catalog) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as f:
-        write_po(f, catalog, width=100, omit_header=False, sort_output=False)
+    ),
+)
+read = CATALOG.read
 
 
 def update() -> list[str]:
-    """Rewrite the template and merge it into every language; returns what changed."""
-    pot = template_catalog()
-    write(POT, pot)
-    untranslated = []
-    for lang in translated_languages():
-        path = po_path(lang)
-        catalog = read(path, lang) if path.exists() else Catalog(locale=lang, domain=DOMAIN)
-        catalog.update(pot, no_fuzzy_matching=True)
-        catalog.obsolete.clear()
-        write(path, catalog)
-        untranslated += [f"{lang}: {m.id}" for m in catalog if m.id and not m.string]
-    return untranslated
+    """Rewrite the template and merge it into every language; returns what is left
+    untranslated."""
+    return CATALOG.update(translated_languages())
 
 
 if __name__ == "__main__":
-    for line in update():
-        print("untranslated", line)
+    main(CATALOG, translated_languages())

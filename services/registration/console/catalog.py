@@ -10,17 +10,14 @@ longer used are dropped). Translations themselves are edited in the ``.po`` file
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from babel.messages.catalog import Catalog
 from babel.messages.extract import extract
-from babel.messages.pofile import read_po, write_po
 from jinja2.ext import babel_extract
 
 from services.registration.console.web import DOMAIN, LOCALE, TEMPLATES
-from shared.i18n import LANGUAGES
+from shared.catalogs import CatalogFiles, main
 
 CODE = Path(__file__).resolve().parent
 ROOT = CODE.parents[2]
@@ -32,11 +29,6 @@ KEYWORDS: dict[str, None] = {"_": None, "N_": None, "t_": None, "gettext": None}
 
 def po_path(lang: str) -> Path:
     return LOCALE / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-
-
-def shipped_languages() -> list[str]:
-    """Languages that have a console catalog (English is the source: no catalog)."""
-    return [lang for lang in LANGUAGES if lang != "en" and po_path(lang).exists()]
 
 
 def used_messages() -> Iterator[tuple[str, str, int]]:
@@ -54,42 +46,10 @@ def used_messages() -> Iterator[tuple[str, str, int]]:
                     yield msgid, str(path.relative_to(ROOT)), lineno
 
 
-def template_catalog() -> Catalog:
-    catalog = Catalog(
-        domain=DOMAIN,
-        project="Tomoni console",
-        version="0.1.0",
-        creation_date=datetime(2026, 11, 28, tzinfo=UTC),
-        charset="utf-8",
-    )
-    for msgid, path, line in used_messages():
-        flags = ("python-format",) if "%(" in msgid else ()
-        if msgid in catalog:
-            catalog[msgid].locations.append((path, line))
-        else:
-            catalog.add(msgid, locations=[(path, line)], flags=flags)
-    return catalog
-
-
-def read(path: Path, lang: str | None = None) -> Catalog:
-    with path.open("rb") as f:
-        return read_po(f, locale=lang, domain=DOMAIN)
-
-
-def write(path: Path, catalog: Catalog) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as f:
-        write_po(f, catalog, width=100, ignore_obsolete=True, sort_output=False)
-
-
-def update() -> None:
-    template = template_catalog()
-    write(POT, template)
-    for lang in shipped_languages():
-        catalog = read(po_path(lang), lang)
-        catalog.update(template, no_fuzzy_matching=True)
-        write(po_path(lang), catalog)
+CATALOG = CatalogFiles(LOCALE, DOMAIN, "Tomoni console", used_messages)
+read = CATALOG.read
+shipped_languages = CATALOG.shipped_languages
 
 
 if __name__ == "__main__":
-    update()
+    main(CATALOG)
