@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: up test lint typecheck pytest bench bench-all clean
+.PHONY: up test lint typecheck pytest soak bench bench-all clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,12 +42,17 @@ pytest: $(STAMP) $(CHROMIUM)
 
 test: lint typecheck pytest
 
+# Long fault runs (minutes, real processes killed): last results in docs/reliability.md.
+soak: $(STAMP)
+	$(BIN)/pytest -m soak -s -q
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.foundation
 
 bench-all: bench
 	$(BIN)/python -m bench.registration
 	$(BIN)/python -m bench.checkin
+	$(BIN)/python -m bench.notify
 
 clean:
 	rm -rf $(VENV) .tomoni .pytest_cache .mypy_cache .ruff_cache

@@ -71,7 +71,7 @@ async def _run_until_signal(
 
 # -- up ------------------------------------------------------------------------------
 def cmd_up(args: argparse.Namespace) -> int:
-    from shared.embedded import EmbeddedNats, EmbeddedPostgres
+    from shared.embedded import EmbeddedNats, EmbeddedPostgres, LocalMailbox
 
     overrides: dict[str, Any] = {}
     if "TOMONI_DEMO" not in os.environ:
@@ -82,7 +82,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     pg: EmbeddedPostgres | None = None
     nats_srv: EmbeddedNats | None = None
+    mailbox: LocalMailbox | None = None
     try:
+        if not base.smtp_url:
+            mailbox = LocalMailbox(data_dir / "mail")
+            overrides["smtp_url"] = mailbox.start()
         if not base.database_url:
             pg = EmbeddedPostgres(data_dir / "postgres")
             overrides["database_url"] = pg.start()
@@ -106,6 +110,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         finally:
             runtime_file.unlink(missing_ok=True)
     finally:
+        if mailbox:
+            mailbox.stop()
         if nats_srv:
             nats_srv.stop()
         if pg:
@@ -143,6 +149,12 @@ async def _up(
             + ("  (embedded)" if pg else ""),
             f"  NATS JetStream:    {overrides.get('nats_url', base.nats_url)}"
             + ("  (embedded)" if nats_srv else ""),
+            (
+                f"  email:             {base.smtp_url}"
+                if base.smtp_url
+                else f"  email:             kept as .eml files in {data_dir / 'mail'}"
+                " (set TOMONI_SMTP_URL to send)"
+            ),
         ]
         demo = apps[0][RUNTIME].state.get("demo_access") if RUNTIME in apps[0] else None
         if demo:

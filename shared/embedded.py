@@ -22,6 +22,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -290,3 +291,36 @@ class EmbeddedNats:
             self.proc.kill()
             self.proc.wait(5)
         self.proc = None
+
+
+class LocalMailbox:
+    """For ``tomoni up`` without ``TOMONI_SMTP_URL``: an SMTP server on loopback (aiosmtpd)
+    that keeps every message it is given as an ``.eml`` file in ``folder``, so that someone
+    trying Tomoni sees the emails it sends (open one in any mail program) and no mail
+    leaves the machine."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._controller: Any = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        name = f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        tmp = self.folder / f".{name}"
+        tmp.write_bytes(envelope.content)
+        tmp.replace(self.folder / name)  # whole files only
+        return "250 Kept in the local mailbox"
+
+    def start(self) -> str:
+        from aiosmtpd.controller import Controller
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=port)
+        self._controller.start()
+        return f"smtp://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -83,11 +85,27 @@ async def _values(rt: Runtime, conn: asyncpg.Connection, job: asyncpg.Record) ->
     return values
 
 
-async def send_one(rt: Runtime, channel: Channel, bucket: Bucket) -> str:
-    """Take, render and send the oldest due message of ``channel``; return what happened
-    (``idle`` when there is none)."""
+@dataclass
+class Prepared:
+    """A claimed message, rendered and encoded, its row lock held by ``conn``'s open
+    transaction until :func:`deliver` records the outcome."""
+
+    conn: Any
+    job: asyncpg.Record
+    encoded: Any
+    detail: dict[str, Any]
+
+
+async def prepare(rt: Runtime, channel: Channel) -> Prepared | str:
+    """Claim the oldest due message of ``channel`` and make it ready to send (rendered,
+    encoded). Returns a string instead when there is nothing to send now (``idle``,
+    ``waiting``) or the message was settled without sending (``skipped``, ``deferred``,
+    ``dead``)."""
     settings = _settings(rt)
-    async with rt.pool.acquire() as conn, conn.transaction():
+    conn = await rt.pool.acquire()
+    await conn.execute("BEGIN")
+    keep = False
+    try:
         job = await repository.claim(conn, channel.name)
         if job is None:
             return "idle"
@@ -97,8 +115,7 @@ async def send_one(rt: Runtime, channel: Channel, bucket: Bucket) -> str:
                 conn, job_id, f"registration {job['registration_status'] or 'unknown'}"
             )
             return "skipped"
-        event = await repository.event(conn, job["event"])
-        if event is None:
+        if not job["event_known"]:
             # The event's description comes on its own consumer and is on its way: the
             # channel waits for it rather than send later messages first. A message whose
             # event has not come for a while steps aside so it cannot hold the queue.
@@ -115,11 +132,11 @@ async def send_one(rt: Runtime, channel: Channel, bucket: Bucket) -> str:
                 job["template"],
                 job["language"],
                 EventInfo(
-                    title=event["title"],
-                    venue=event["venue"],
-                    starts_at=event["starts_at"],
-                    ends_at=event["ends_at"],
-                    timezone=event["timezone"],
+                    title=job["event_title"],
+                    venue=job["event_venue"],
+                    starts_at=job["event_starts_at"],
+                    ends_at=job["event_ends_at"],
+                    timezone=job["event_timezone"],
                 ),
                 values,
             )
@@ -155,14 +172,54 @@ async def send_one(rt: Runtime, channel: Channel, bucket: Bucket) -> str:
             qr_text=values["qr_text"] if channel.name == "email" else None,
             headers=headers,
         )
+        prepared = Prepared(conn, job, channel.encode(outgoing), detail)
+        keep = True
+        return prepared
+    finally:
+        if not keep:
+            await _close(rt, conn)
+
+
+async def _close(rt: Runtime, conn: Any, *, commit: bool = True) -> None:
+    """End the transaction (commit what was recorded, or roll back) and give the
+    connection back. Transactions are plain BEGIN/COMMIT statements so that the last
+    step of a delivery (its mark and the commit) is one round trip."""
+    try:
+        await conn.execute("COMMIT" if commit else "ROLLBACK")
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await conn.execute("ROLLBACK")
+        conn.terminate()  # never back to the pool with a transaction open
+        raise
+    finally:
+        await rt.pool.release(conn)
+
+
+def _mark_sent_and_commit(job_id: uuid.UUID, detail: dict[str, Any]) -> str:
+    """One simple-protocol round trip. The values are a UUID and JSON this module made
+    (ASCII, single quotes doubled): nothing from outside goes into the text."""
+    literal = json.dumps(detail, ensure_ascii=True).replace("'", "''")
+    return (
+        "UPDATE notifications SET status = 'sent', sent_at = now(),"
+        f" attempts = attempts + 1, last_error = NULL, detail = '{literal}'::jsonb"
+        f" WHERE id = '{uuid.UUID(str(job_id))}'; COMMIT"
+    )
+
+
+async def deliver(rt: Runtime, channel: Channel, bucket: Bucket, p: Prepared) -> str:
+    """Send a prepared message and record what happened, in its transaction."""
+    settings = _settings(rt)
+    job_id: uuid.UUID = p.job["id"]
+    retry: float | None
+    try:
         await bucket.take()
         try:
-            sent = await channel.send(outgoing)
+            await channel.send(p.encoded)
         except ChannelDown as exc:
-            await repository.mark_failed(conn, job_id, error=str(exc), retry_in=0.0)
-            return "down"
+            outcome, error, retry = "down", str(exc), 0.0
         except Refused as exc:
-            attempts = job["attempts"] + 1
+            attempts = p.job["attempts"] + 1
+            outcome, error = "refused", str(exc)
             retry = (
                 None
                 if attempts >= settings.notify_max_attempts
@@ -172,13 +229,66 @@ async def send_one(rt: Runtime, channel: Channel, bucket: Bucket) -> str:
                     cap=settings.notify_retry_cap_seconds,
                 )
             )
-            await repository.mark_failed(conn, job_id, error=str(exc), retry_in=retry)
-            return "refused"
         except Rejected as exc:
-            await repository.mark_failed(conn, job_id, error=str(exc), retry_in=None)
-            return "rejected"
-        await repository.mark_sent(conn, job_id, {**detail, **(sent or {})})
-        return "sent"
+            outcome, error, retry = "rejected", str(exc), None
+        else:
+            await p.conn.execute(_mark_sent_and_commit(job_id, p.detail))
+            return "sent"
+        await repository.mark_failed(p.conn, job_id, error=error, retry_in=retry)
+        await p.conn.execute("COMMIT")
+        return outcome
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await p.conn.execute("ROLLBACK")
+        p.conn.terminate()  # never back to the pool with a transaction open
+        raise
+    finally:
+        await rt.pool.release(p.conn)
+
+
+async def drain(rt: Runtime, channel: Channel, bucket: Bucket) -> str:
+    """Send due messages one after another until none is left (``idle``), the channel is
+    down (``down``) or a message waits for its event (``waiting``).
+
+    While one message is on the wire, the next is claimed, rendered and encoded: the
+    work of one overlaps the other's wait, yet messages still leave one at a time and in
+    order, and a kill can leave only the one on the wire unrecorded (the next has not
+    been sent; its lock goes with the connection)."""
+    nxt = await prepare(rt, channel)
+    while True:
+        if isinstance(nxt, str):
+            if nxt in ("idle", "waiting"):
+                return nxt
+            nxt = await prepare(rt, channel)
+            continue
+        following = asyncio.create_task(prepare(rt, channel))
+        try:
+            outcome = await deliver(rt, channel, bucket, nxt)
+        except BaseException:
+            await _abandon(rt, following)
+            raise
+        if outcome == "down":
+            await _abandon(rt, following)
+            return "down"
+        nxt = await following
+
+
+async def _abandon(rt: Runtime, task: asyncio.Task[Prepared | str]) -> None:
+    """Give back a message prepared but not sent (its claim is rolled back)."""
+    try:
+        result = await task
+    except Exception:
+        return
+    if isinstance(result, Prepared):
+        await _close(rt, result.conn, commit=False)
+
+
+async def send_one(rt: Runtime, channel: Channel, bucket: Bucket) -> str:
+    """One message, not pipelined (for tests and tools): what happened to it."""
+    prepared = await prepare(rt, channel)
+    if isinstance(prepared, str):
+        return prepared
+    return await deliver(rt, channel, bucket, prepared)
 
 
 async def _channel_loop(rt: Runtime, channel: Channel, wake: asyncio.Event) -> None:
@@ -194,8 +304,9 @@ async def _channel_loop(rt: Runtime, channel: Channel, wake: asyncio.Event) -> N
         wake.clear()
         try:
             while True:
-                outcome = await send_one(rt, channel, bucket)
+                outcome = await drain(rt, channel, bucket)
                 if outcome == "idle":
+                    outages = 0
                     break
                 if outcome == "down":
                     outages += 1
@@ -209,10 +320,8 @@ async def _channel_loop(rt: Runtime, channel: Channel, wake: asyncio.Event) -> N
                         extra={"channel": channel.name, "seconds": round(pause, 2)},
                     )
                     await asyncio.sleep(pause)
-                elif outcome == "waiting":
+                else:  # waiting for an event's description
                     await asyncio.sleep(0.2)
-                else:
-                    outages = 0
         except INFRA_ERRORS as exc:
             logger.warning(
                 "notify dispatcher cannot reach the database; retrying",

@@ -188,10 +188,13 @@ async def insert_jobs(conn: asyncpg.Connection, jobs: Sequence[dict[str, Any]]) 
 # The row stays locked while it is rendered and sent, and the lock goes with the
 # connection if the process dies, so another sender takes it at once.
 CLAIM = """
-SELECT n.*, r.status AS registration_status, r.name, r.manage_url, r.ticket_id AS r_ticket,
-       r.qr_text AS r_qr
+SELECT n.*, r.status AS registration_status, r.name, r.manage_url,
+       e.slug IS NOT NULL AS event_known, e.title AS event_title, e.venue AS event_venue,
+       e.starts_at AS event_starts_at, e.ends_at AS event_ends_at,
+       e.timezone AS event_timezone
 FROM notifications n
 LEFT JOIN recipients r USING (registration_id)
+LEFT JOIN events e ON e.slug = n.event
 WHERE n.id = (
     SELECT id FROM notifications
     WHERE channel = $1 AND status IN ('queued', 'failed') AND next_attempt_at <= now()
@@ -205,20 +208,6 @@ WHERE n.id = (
 async def claim(conn: asyncpg.Connection, channel: str) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(CLAIM, channel)
     return row
-
-
-async def mark_sent(
-    conn: asyncpg.Connection, job_id: uuid.UUID, detail: dict[str, Any] | None
-) -> None:
-    await conn.execute(
-        """
-        UPDATE notifications SET status = 'sent', sent_at = now(), attempts = attempts + 1,
-               last_error = NULL, detail = $2
-        WHERE id = $1
-        """,
-        job_id,
-        detail,
-    )
 
 
 async def mark_skipped(conn: asyncpg.Connection, job_id: uuid.UUID, reason: str) -> None:

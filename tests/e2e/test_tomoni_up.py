@@ -9,6 +9,7 @@ import subprocess
 from datetime import date
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import psutil
 
@@ -51,6 +52,16 @@ async def test_up_gets_ready_stops_cleanly_and_keeps_its_data(tmp_path: Path) ->
             timeout=20,
             message="demo events in every read model",
         )
+        # With no TOMONI_SMTP_URL, the ticket email lands in the data folder's mailbox.
+        await register_somewhere(port, "mailbox-check@example.org")
+        eml = await wait_until(
+            lambda: [
+                p for p in (data / "mail").glob("*.eml") if b"mailbox-check" in p.read_bytes()
+            ],
+            timeout=20,
+            message="the ticket email in the local mailbox",
+        )
+        assert len(eml) == 1
         assert stop(proc, signal.SIGTERM) == 0
         assert wait_gone([k.pid for k in kids]) == [], "a child outlived tomoni up"
     finally:
@@ -81,6 +92,33 @@ async def test_up_gets_ready_stops_cleanly_and_keeps_its_data(tmp_path: Path) ->
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def register_somewhere(port: int, email: str) -> None:
+    """Register for the first demo category open to anyone (no screening)."""
+    base = f"http://127.0.0.1:{port}/api/registration"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/events") as r:
+            events = (await r.json())["events"]
+        for event in events:
+            for category in event["categories"]:
+                if category["registration_open"] and category["remaining"] > 0:
+                    required = [f for f in category.get("fields", []) if f["required"]]
+                    if category.get("review") or required:
+                        continue
+                    async with http.post(
+                        f"{base}/events/{event['slug']}/registrations",
+                        json={
+                            "category": category["code"],
+                            "name": "Mailbox Check",
+                            "email": email,
+                            "language": "en",
+                            "party_size": 1,
+                        },
+                    ) as made:
+                        if made.status == 201:
+                            return
+    raise AssertionError("no demo category took a registration")
 
 
 async def _all_equal(data: Path, expected: int) -> bool:
