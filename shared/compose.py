@@ -25,13 +25,24 @@ from shared.http import json_response, new_app
 from shared.runtime import DEFINITION, readiness
 
 
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
 class PathPrefixes(AbstractRuleMatching):
-    def __init__(self, prefixes: Sequence[str]) -> None:
+    """Paths under any of ``prefixes``, except those under a longer prefix another
+    service owns (``/console/notify`` is notify's inside registration's ``/console``): the
+    longest prefix wins, as in the deployment's proxy."""
+
+    def __init__(self, prefixes: Sequence[str], excluded: Sequence[str] = ()) -> None:
         self.prefixes = tuple(p.rstrip("/") for p in prefixes)
+        self.excluded = tuple(p.rstrip("/") for p in excluded)
 
     async def match(self, request: web.Request) -> bool:
         path = request.rel_url.path
-        return any(path == p or path.startswith(p + "/") for p in self.prefixes)
+        return any(_under(path, p) for p in self.prefixes) and not any(
+            _under(path, x) for x in self.excluded
+        )
 
     def get_info(self) -> dict[str, Any]:  # type: ignore[override]
         return {"prefixes": self.prefixes}
@@ -64,7 +75,11 @@ def compose(apps: Sequence[web.Application], max_body_bytes: int) -> web.Applica
 
     root.router.add_get("/healthz", healthz)
     root.router.add_get("/readyz", readyz)
+    owned = {id(app): app[DEFINITION].prefixes for app in apps}
     for app in apps:
-        rule = PathPrefixes(app[DEFINITION].prefixes)
+        mine = owned[id(app)]
+        others = [q for key, qs in owned.items() if key != id(app) for q in qs]
+        excluded = [q for q in others if any(_under(q, p) and q != p for p in mine)]
+        rule = PathPrefixes(mine, excluded)
         root._add_subapp(partial(MatchedSubAppResource, rule, app), app)
     return root

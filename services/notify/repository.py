@@ -281,6 +281,22 @@ async def summary(conn: asyncpg.Pool, slug: str) -> list[asyncpg.Record]:
     return rows
 
 
+async def undeliverable(conn: asyncpg.Pool, slug: str, limit: int = 100) -> list[asyncpg.Record]:
+    """The newest messages of an event that could not be sent (dead), or are being tried
+    again after a failure."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT id, template, channel, recipient, attempts, last_error, created_at, status
+        FROM notifications
+        WHERE event = $1 AND (status = 'dead' OR (status = 'failed' AND attempts > 0))
+        ORDER BY created_at DESC LIMIT $2
+        """,
+        slug,
+        limit,
+    )
+    return rows
+
+
 async def announcement_stats(conn: asyncpg.Pool, slug: str) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         """

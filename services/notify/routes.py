@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.notify import console
 from services.notify import handlers as h
 from services.notify import schemas as s
 from shared.openapi import Route
@@ -73,6 +74,20 @@ def routes() -> list[Route]:
             "/notify/unsubscribe",
             h.unsubscribe_submit,
             "Stop announcements (the page's button, or RFC 8058 one-click)",
+            public_api=False,
+        ),
+        Route(
+            "GET",
+            "/console/notify/{slug}",
+            console.messages_page,
+            "The organizer console's page of an event's messages",
+            public_api=False,
+        ),
+        Route(
+            "POST",
+            "/console/notify/{slug}/settings",
+            console.save_settings,
+            "The console's form for an event's reminder and stamp-rally message",
             public_api=False,
         ),
     ]

@@ -481,6 +481,120 @@ async def test_notifications_api_checks_who_asks(
     assert ok.status == 200
 
 
+async def test_the_console_page_shows_what_was_sent_and_saves_the_reminder_time(
+    reg: TestClient, ntf: TestClient, box: Mailbox, admin: dict[str, str]
+) -> None:
+    slug = await make_event(reg)
+    address = f"console-{uuid.uuid4().hex[:8]}@example.org"
+    await register(reg, slug, **person(90, email=address, language="en"))
+    await mails_to(box, address)
+    session = {"Cookie": f"tomoni_session={admin['Authorization'][7:]}; tomoni_lang=ja"}
+
+    anonymous = await ntf.get(f"/console/notify/{slug}", allow_redirects=False)
+    assert anonymous.status == 303 and anonymous.headers["Location"] == "/console/login"
+
+    page = await ntf.get(f"/console/notify/{slug}", headers=session)
+    html = await page.text()
+    assert page.status == 200 and 'lang="ja"' in html
+    assert "チケット" in html  # the ticket row, in the organizer's language
+    csrf = page.cookies["tomoni_notify_csrf"].value
+
+    forged = await ntf.post(
+        f"/console/notify/{slug}/settings",
+        headers=session,
+        data={"reminder_on": "1", "reminder_time": "19:15"},
+        allow_redirects=False,
+    )
+    assert forged.status == 403
+    saved = await ntf.post(
+        f"/console/notify/{slug}/settings",
+        headers={"Cookie": f"{session['Cookie']}; tomoni_notify_csrf={csrf}"},
+        data={"csrf": csrf, "reminder_on": "1", "reminder_time": "19:15", "rally_completed": "1"},
+        allow_redirects=False,
+    )
+    assert saved.status == 303
+    settings = await (await ntf.get(f"{NTF}/events/{slug}/settings", headers=admin)).json()
+    assert settings == {"event": slug, "reminder_time": "19:15", "rally_completed": True}
+
+
+async def test_personal_data_is_deleted_when_the_events_retention_ends(
+    reg: TestClient, ntf: TestClient, box: Mailbox, db: asyncpg.Pool
+) -> None:
+    from services.notify import repository
+
+    kept_slug = await make_event(reg)
+    gone_slug = await make_event(reg)
+    tag = uuid.uuid4().hex[:8]
+    await register(reg, kept_slug, **person(95, email=f"kept-{tag}@example.org", language="en"))
+    await register(reg, gone_slug, **person(96, email=f"gone-{tag}@example.org", language="en"))
+    await mails_to(box, f"kept-{tag}@example.org")
+    await mails_to(box, f"gone-{tag}@example.org")
+    # The second event ended 31 days ago and keeps personal data for 30 days.
+    await db.execute(
+        "UPDATE notify.events SET starts_at = now() - interval '32 days',"
+        " ends_at = now() - interval '31 days', retention_days = 30 WHERE slug = $1",
+        gone_slug,
+    )
+    rt = ntf.server.app[RUNTIME]
+    purged = await repository.purge_expired(rt.pool)
+    assert purged["recipients"] >= 1 and purged["notifications"] >= 1
+    count = "SELECT count(*) FROM notify.{} WHERE event = $1"
+    assert await db.fetchval(count.format("recipients"), gone_slug) == 0
+    assert await db.fetchval(count.format("notifications"), gone_slug) == 0
+    assert await db.fetchval(count.format("recipients"), kept_slug) == 1
+    assert await db.fetchval(count.format("notifications"), kept_slug) == 1
+
+
+async def test_a_complete_stamp_card_gets_a_message_only_where_organizers_want_one(
+    reg: TestClient,
+    ntf: TestClient,
+    box: Mailbox,
+    admin: dict[str, str],
+    servers: Any,
+    namespace: str,
+) -> None:
+    from shared.contracts.stamprally import RallyCompleted
+    from shared.events import envelope_for
+
+    tag = uuid.uuid4().hex[:8]
+    wanted, quiet = await make_event(reg), await make_event(reg)
+    people = {}
+    for slug in (wanted, quiet):
+        address = f"rally-{slug}-{tag}@example.org"
+        people[slug] = (
+            address,
+            await register(reg, slug, **person(97, email=address, language="th")),
+        )
+        await mails_to(box, address)
+    # Set once notify knows the event (its ticket email has gone).
+    r = await ntf.put(
+        f"{NTF}/events/{wanted}/settings",
+        headers=admin,
+        json={"reminder_time": None, "rally_completed": True},
+    )
+    assert r.status == 200
+    nc = await nats.connect(servers.nats_url)
+    try:
+        for slug, (_address, made) in people.items():
+            envelope = envelope_for(
+                RallyCompleted(
+                    ticket_id=made["ticket"]["id"], registration_id=made["id"], stamps=12
+                ),
+                event=slug,
+            )
+            await nc.jetstream().publish(
+                envelope.subject(namespace),
+                envelope.model_dump_json().encode(),
+                headers={"Nats-Msg-Id": str(envelope.id)},
+            )
+    finally:
+        await nc.close()
+    [_ticket, done] = await mails_to(box, people[wanted][0], 2)
+    assert done["Content-Language"] == "th"
+    await asyncio.sleep(1.0)
+    assert len(box.to(people[quiet][0])) == 1, "rally message switched off for this event"
+
+
 # Last in the module: its control stops the module's notify to run one without the claim.
 async def test_redelivered_facts_send_nothing_twice_and_the_claim_is_what_stops_them(
     reg: TestClient,

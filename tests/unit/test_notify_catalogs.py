@@ -1,5 +1,6 @@
-"""Notify's catalog (mail and SMS) is complete in every language: a string missing in a
-language would send that reader Japanese + English instead, which no quick check sees."""
+"""Notify's catalogs are complete in every language: the mail and SMS strings
+("messages": a string missing in a language would send that reader Japanese + English
+instead, which no quick check sees) and the organizers' page ("console")."""
 
 from __future__ import annotations
 
@@ -7,31 +8,36 @@ import re
 
 import pytest
 
-from services.notify.catalog import CATALOG
+from services.notify.catalog import CATALOG, CONSOLE
+from shared.catalogs import CatalogFiles
 from shared.i18n import LANGUAGES
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-SHIPPED = CATALOG.shipped_languages()
+BOTH = {"messages": CATALOG, "console": CONSOLE}
+CASES = [(name, lang) for name, files in BOTH.items() for lang in files.shipped_languages()]
 
 
-def template_ids() -> set[str]:
-    return {m.id for m in CATALOG.read(CATALOG.pot) if m.id}
+def template_ids(files: CatalogFiles) -> set[str]:
+    return {m.id for m in files.read(files.pot) if m.id}
 
 
-def test_every_language_but_english_has_a_catalog() -> None:
-    assert sorted(SHIPPED) == sorted(lang for lang in LANGUAGES if lang != "en")
+@pytest.mark.parametrize("files", BOTH.values(), ids=BOTH.keys())
+def test_every_language_but_english_has_a_catalog(files: CatalogFiles) -> None:
+    assert sorted(files.shipped_languages()) == sorted(code for code in LANGUAGES if code != "en")
 
 
-def test_the_template_holds_exactly_the_strings_in_use() -> None:
-    used = {msgid for msgid, _p, _l in CATALOG.used()}
+@pytest.mark.parametrize("files", BOTH.values(), ids=BOTH.keys())
+def test_the_template_holds_exactly_the_strings_in_use(files: CatalogFiles) -> None:
+    used = {msgid for msgid, _p, _l in files.used()}
     assert used, "extraction found nothing"
-    assert sorted(used ^ template_ids()) == [], "run python -m services.notify.catalog"
+    assert sorted(used ^ template_ids(files)) == [], "run python -m services.notify.catalog"
 
 
-@pytest.mark.parametrize("lang", SHIPPED)
-def test_every_string_is_translated_with_its_placeholders(lang: str) -> None:
-    cat = CATALOG.read(CATALOG.po_path(lang), lang)
-    missing = [m for m in template_ids() if m not in cat or not cat[m].string]
+@pytest.mark.parametrize(("name", "lang"), CASES)
+def test_every_string_is_translated_with_its_placeholders(name: str, lang: str) -> None:
+    files = BOTH[name]
+    cat = files.read(files.po_path(lang), lang)
+    missing = [m for m in template_ids(files) if m not in cat or not cat[m].string]
     wrong = [
         m.id
         for m in cat
@@ -40,7 +46,7 @@ def test_every_string_is_translated_with_its_placeholders(lang: str) -> None:
     assert missing == [] and wrong == [] and [m.id for m in cat if m.id and m.fuzzy] == []
 
 
-def test_japanese_has_furigana_on_every_kanji() -> None:
+def test_japanese_mail_has_furigana_on_every_kanji() -> None:
     cat = CATALOG.read(CATALOG.po_path("ja"), "ja")
     bare = []
     for m in cat:
