@@ -29,11 +29,18 @@ class OrganizerClaims:
 
 
 async def organizer_from(request: web.Request, keys: KeyCache) -> OrganizerClaims:
+    """The organizer of an API request (``Authorization: Bearer O1.…``)."""
     auth = request.headers.get("Authorization", "")
     if not auth.startswith("Bearer "):
         raise Unauthorized()
+    return await organizer_of_token(auth[7:].strip(), keys)
+
+
+async def organizer_of_token(token: str, keys: KeyCache) -> OrganizerClaims:
+    """The organizer a signed token names (the API's bearer token, or the console's
+    session cookie, which holds the same kind of token)."""
     try:
-        claims = verify_claims(auth[7:].strip(), "organizer", await keys.get())
+        claims = verify_claims(token, "organizer", await keys.get())
     except InvalidTicket:
         raise Unauthorized() from None
     events = claims.get("ev", [])

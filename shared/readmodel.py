@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from shared.auth import organizer_from
 from shared.http import json_response
 from shared.keys import KeyCache
-from shared.runtime import RUNTIME
+from shared.runtime import RUNTIME, Runtime
 
 KEYS = "keys"
 
@@ -32,12 +32,17 @@ class KnownEvents(BaseModel):
     items: list[KnownEvent]
 
 
-async def known_events(request: web.Request) -> web.StreamResponse:
-    rt = request.app[RUNTIME]
+def keys_of(rt: Runtime) -> KeyCache:
+    """The service's copy of the public keys (made on first use)."""
     keys = rt.state.get(KEYS)
     if not isinstance(keys, KeyCache):
         keys = rt.state[KEYS] = KeyCache(rt.pool)
-    org = await organizer_from(request, keys)
+    return keys
+
+
+async def known_events(request: web.Request) -> web.StreamResponse:
+    rt = request.app[RUNTIME]
+    org = await organizer_from(request, keys_of(rt))
     rows = await rt.pool.fetch(
         "SELECT slug, title, starts_at, ends_at, revision FROM events ORDER BY starts_at, slug"
     )

@@ -19,13 +19,12 @@ from aiohttp import web
 
 from services.notify import repository
 from services.notify.render import LOCALE_DIR, TEMPLATES
-from shared.auth import OrganizerClaims
+from shared.auth import OrganizerClaims, organizer_of_token
+from shared.errors import Unauthorized
 from shared.formatting import Formatter
 from shared.i18n import Translator, negotiate, normalize
-from shared.keys import KeyCache
-from shared.readmodel import KEYS
+from shared.readmodel import keys_of
 from shared.runtime import RUNTIME, Runtime
-from shared.security import InvalidTicket, verify_claims
 
 DOMAIN = "console"
 SESSION_COOKIE = "tomoni_session"
@@ -66,21 +65,16 @@ def _translator(request: web.Request) -> Translator:
     return Translator(lang, locale_dirs=(LOCALE_DIR,), domain=DOMAIN)
 
 
-async def _organizer(request: web.Request, rt: Runtime) -> OrganizerClaims | None:
-    keys = rt.state.get(KEYS)
-    if not isinstance(keys, KeyCache):
-        keys = rt.state[KEYS] = KeyCache(rt.pool)
-    token = request.cookies.get(SESSION_COOKIE, "")
+async def _organizer(request: web.Request, rt: Runtime, slug: str) -> OrganizerClaims:
+    """The console's organizer, allowed to see ``slug``: else to the login page, or 403."""
+    keys = keys_of(rt)
     try:
-        claims = verify_claims(token, "organizer", await keys.get())
-    except InvalidTicket:
-        return None
-    events = claims.get("ev", [])
-    return OrganizerClaims(
-        id=str(claims.get("o")),
-        role=str(claims.get("r")),
-        events=tuple(str(e) for e in events) if isinstance(events, list) else (),
-    )
+        org = await organizer_of_token(request.cookies.get(SESSION_COOKIE, ""), keys)
+    except Unauthorized:
+        raise web.HTTPSeeOther("/console/login") from None
+    if not (org.role == "admin" or slug in org.events):
+        raise web.HTTPForbidden(text="403")
+    return org
 
 
 def _page(t: Translator, **variables: Any) -> str:
@@ -93,11 +87,7 @@ def _page(t: Translator, **variables: Any) -> str:
 async def messages_page(request: web.Request) -> web.StreamResponse:
     rt: Runtime = request.app[RUNTIME]
     slug = request.match_info["slug"]
-    org = await _organizer(request, rt)
-    if org is None:
-        raise web.HTTPSeeOther("/console/login")
-    if not (org.role == "admin" or slug in org.events):
-        raise web.HTTPForbidden(text="403")
+    await _organizer(request, rt, slug)
     event = await repository.event(rt.pool, slug)
     if event is None:
         raise web.HTTPNotFound(text="404")
@@ -172,11 +162,7 @@ async def messages_page(request: web.Request) -> web.StreamResponse:
 async def save_settings(request: web.Request) -> web.StreamResponse:
     rt: Runtime = request.app[RUNTIME]
     slug = request.match_info["slug"]
-    org = await _organizer(request, rt)
-    if org is None:
-        raise web.HTTPSeeOther("/console/login")
-    if not (org.role == "admin" or slug in org.events):
-        raise web.HTTPForbidden(text="403")
+    await _organizer(request, rt, slug)
     form = await request.post()
     expected = request.cookies.get(CSRF_COOKIE, "")
     if not expected or not secrets.compare_digest(str(form.get("csrf", "")), expected):

@@ -15,8 +15,7 @@ from services.notify.schemas import EventSettingsIn
 from shared.auth import OrganizerClaims, organizer_from
 from shared.errors import FieldError, NotFound, ValidationFailed
 from shared.http import json_response, parse_body
-from shared.keys import KeyCache
-from shared.readmodel import KEYS, known_events
+from shared.readmodel import keys_of, known_events
 from shared.runtime import RUNTIME, Runtime
 
 __all__ = ["known_events"]
@@ -28,9 +27,7 @@ def rt_of(request: web.Request) -> Runtime:
 
 async def organizer(request: web.Request) -> OrganizerClaims:
     rt = rt_of(request)
-    keys = rt.state.get(KEYS)
-    if not isinstance(keys, KeyCache):
-        keys = rt.state[KEYS] = KeyCache(rt.pool)
+    keys = keys_of(rt)
     return await organizer_from(request, keys)
 
 
