@@ -20,6 +20,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,21 +48,29 @@ EVENT_GRACE_SECONDS = 30.0
 class Bucket:
     """A token bucket: at most ``rate`` messages a second, bursts of one second's worth."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.rate = rate
         self.capacity = max(1.0, rate)
         self.tokens = self.capacity
-        self.at = time.monotonic()
+        self.clock = clock
+        self.sleep = sleep
+        self.at = clock()
 
     async def take(self) -> None:
         while True:
-            now = time.monotonic()
+            now = self.clock()
             self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
             self.at = now
-            if self.tokens >= 1:
-                self.tokens -= 1
+            if self.tokens >= 1 - 1e-9:  # not stuck an ulp short of a whole token
+                self.tokens = max(0.0, self.tokens - 1)
                 return
-            await asyncio.sleep((1 - self.tokens) / self.rate)
+            await self.sleep((1 - self.tokens) / self.rate)
 
 
 def _settings(rt: Runtime) -> NotifySettings:
