@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import time
-import uuid
-
 from aiohttp import web
 
 from services.checkin import repository, service
 from services.checkin.schemas import BatchIn, ScanIn
 from shared.auth import organizer_from
-from shared.errors import Forbidden, NotFound, Unauthorized
+from shared.devicetokens import device_from
+from shared.errors import NotFound
 from shared.http import json_response, parse_body, request_translator
 from shared.runtime import RUNTIME, Runtime
-from shared.security import InvalidTicket, verify_claims
-
-# Device tokens already verified (a scanner sends the same one with every scan): a
-# signature check costs as much as the rest of a scan. Expiry is checked on every use and
-# revocation by the scan itself; the cache only skips re-checking the same signature.
-_verified: dict[str, dict[str, object]] = {}
 
 
 def rt_of(request: web.Request) -> Runtime:
@@ -26,29 +18,8 @@ def rt_of(request: web.Request) -> Runtime:
 
 
 async def device_of(request: web.Request, role: str = "gate") -> service.Device:
-    """The scanning device from its bearer token: 401 without a genuine unexpired one,
-    403 for a device of another kind. (A revoked device is answered per scan.)"""
-    auth = request.headers.get("Authorization", "")
-    if not auth.startswith("Bearer "):
-        raise Unauthorized()
-    rt = rt_of(request)
-    token = auth[7:].strip()
-    claims = _verified.get(token)
-    if claims is None or float(claims.get("x", 0)) < time.time():
-        try:
-            claims = verify_claims(token, "device", await service.keys(rt).get())
-        except InvalidTicket:
-            raise Unauthorized() from None
-        if len(_verified) >= 10_000:
-            _verified.clear()
-        _verified[token] = claims
-    if claims.get("r") != role:
-        raise Forbidden(code="wrong_device_role")
-    try:
-        device_id = uuid.UUID(str(claims["d"]))
-    except (KeyError, ValueError):
-        raise Unauthorized() from None
-    return service.Device(device_id, str(claims["e"]), str(claims["r"]), str(claims["p"]))
+    """The scanning device (see :func:`shared.devicetokens.device_from`)."""
+    return await device_from(request, service.keys(rt_of(request)), (role,))
 
 
 async def post_scan(request: web.Request) -> web.StreamResponse:

@@ -23,6 +23,7 @@ from shared.contracts.registration import (
     TicketIssued,
     TicketRevoked,
 )
+from shared.devicetokens import Device
 from shared.errors import FieldError, ValidationFailed
 from shared.i18n import Translator
 from shared.ids import uuid7
@@ -48,14 +49,6 @@ MESSAGES = {
     "not_admitted_yet": "This person has not entered yet.",
     "device_revoked": "This scanner was switched off by the organizers.",
 }
-
-
-@dataclass(frozen=True)
-class Device:
-    id: uuid.UUID
-    event: str
-    role: str
-    place: str
 
 
 @dataclass(frozen=True)

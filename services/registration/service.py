@@ -285,6 +285,7 @@ def _new_ticket(rt: Runtime, reg: Any, revision: int = 1) -> NewTicket:
         language=reg["language"],
         kid=key.kid_text,
         revision=revision,
+        card_key=bytes(reg["secret_hash"]).hex() if reg.get("secret_hash") else None,
     )
     return NewTicket(
         row={

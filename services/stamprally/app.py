@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.stamprally import routes
+from services.stamprally import routes, service
 from services.stamprally.events import CONSUMERS
 from services.stamprally.settings import StamprallySettings
 from shared.config import load_settings
@@ -21,6 +21,8 @@ DEFINITION = ServiceDefinition(
     prefixes=("/api/stamprally", "/rally"),
     routes=routes.routes,
     consumers=CONSUMERS,
+    on_start=(service.start,),
+    on_stop=(service.stop,),
 )
 
 

@@ -1,8 +1,110 @@
-"""Stamprally's HTTP edge. So far the operators' view of the events it learned over the bus
-(shared with the other consuming services); the capability's routes come with its issue."""
+"""Stamprally's HTTP edge: parse → one service call → response."""
 
 from __future__ import annotations
 
+import uuid
+
+from aiohttp import web
+
+from services.stamprally import domain, service
+from services.stamprally.schemas import RallyIn, ScanIn, SelfStampIn
+from shared.auth import organizer_from
+from shared.devicetokens import Device, device_from
+from shared.errors import NotFound
+from shared.http import json_response, parse_body
 from shared.readmodel import known_events
+from shared.runtime import RUNTIME, Runtime
 
 __all__ = ["known_events"]
+
+
+def rt_of(request: web.Request) -> Runtime:
+    return request.app[RUNTIME]
+
+
+async def _device(request: web.Request, role: str) -> Device:
+    return await device_from(request, service.keys(rt_of(request)), (role,))
+
+
+def _ticket_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["ticket_id"])
+    except ValueError:
+        raise NotFound() from None
+
+
+async def put_rally(request: web.Request) -> web.StreamResponse:
+    rt = rt_of(request)
+    org = await organizer_from(request, service.keys(rt))
+    slug = request.match_info["slug"]
+    org.require(slug)
+    body = await parse_body(request, RallyIn)
+    draft = domain.RallyDraft(
+        title=body.title,
+        min_stamps=body.min_stamps,
+        booths=tuple(domain.Booth(b.code, b.name, b.kind) for b in body.booths),
+        required_booths=tuple(body.required_booths),
+        requires_checkin=body.requires_checkin,
+        opens_at=body.opens_at,
+        closes_at=body.closes_at,
+        prizes=tuple(domain.Prize(p.code, p.name, p.stock) for p in body.prizes),
+    )
+    view = await service.save_rally(rt, slug, draft)
+    return json_response(view, status=201 if request.method == "POST" else 200)
+
+
+async def get_rally(request: web.Request) -> web.StreamResponse:
+    return json_response(await service.rally_view(rt_of(request).pool, request.match_info["slug"]))
+
+
+async def post_stamp(request: web.Request) -> web.StreamResponse:
+    device = await _device(request, "booth")
+    body = await parse_body(request, ScanIn)
+    return json_response(
+        await service.stamp(rt_of(request), device, body.client_scan_id, body.qr_text)
+    )
+
+
+async def post_redemption(request: web.Request) -> web.StreamResponse:
+    device = await _device(request, "prize_desk")
+    body = await parse_body(request, ScanIn)
+    return json_response(
+        await service.redeem(rt_of(request), device, body.client_scan_id, body.qr_text)
+    )
+
+
+async def get_card(request: web.Request) -> web.StreamResponse:
+    secret = request.headers.get("X-Registration-Secret", "")
+    card = await service.card(rt_of(request), _ticket_id(request), secret)
+    return json_response(card, headers={"Cache-Control": "no-store"})
+
+
+async def post_self_stamp(request: web.Request) -> web.StreamResponse:
+    secret = request.headers.get("X-Registration-Secret", "")
+    body = await parse_body(request, SelfStampIn)
+    return json_response(
+        await service.self_stamp(rt_of(request), _ticket_id(request), secret, body.booth_code)
+    )
+
+
+async def get_stats(request: web.Request) -> web.StreamResponse:
+    rt = rt_of(request)
+    org = await organizer_from(request, service.keys(rt))
+    slug = request.match_info["slug"]
+    org.require(slug)
+    return json_response(await service.stats(rt, slug))
+
+
+async def get_booth_code(request: web.Request) -> web.StreamResponse:
+    """The booth tablet's current code (booth devices only; the code rotates every 30 s)."""
+    import time
+
+    device = await _device(request, "booth")
+    rt = rt_of(request)
+    now = time.time()
+    code = domain.booth_code(await service.booth_key(rt), device.event, device.place, now)
+    step = domain.BOOTH_CODE_STEP
+    return json_response(
+        {"booth": device.place, "code": code, "refresh_in": step - (now % step)},
+        headers={"Cache-Control": "no-store"},
+    )

@@ -123,6 +123,10 @@ class TicketIssued(Contract):
     language: str
     kid: str
     revision: int = 1
+    # SHA-256 (hex) of the registration's secret: lets stamprally check the capability
+    # of a stamp card (X-Registration-Secret) without asking registration. Not personal
+    # and not reversible (the secret is random).
+    card_key: str | None = None
 
 
 @contract("registration", "ticket.revoked")

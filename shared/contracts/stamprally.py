@@ -1,8 +1,5 @@
-"""What stamprally publishes (stream ``<NS>_STAMPRALLY``).
-
-``rally.completed`` is declared ahead of the stamp rally capability, because notify
-(issue 6) already tells a registrant whose card is complete where to collect the prize.
-"""
+"""What stamprally publishes (stream ``<NS>_STAMPRALLY``): a stamp, a completed card
+(once per ticket), a prize handed out."""
 
 from __future__ import annotations
 
@@ -18,3 +15,20 @@ class RallyCompleted(Contract):
     ticket_id: UUID
     registration_id: UUID
     stamps: int
+
+
+@contract("stamprally", "stamp.collected")
+class StampCollected(Contract):
+    ticket_id: UUID
+    registration_id: UUID | None
+    booth: str
+    device_id: UUID | None  # None when the attendee scanned the booth's code themselves
+    stamps: int
+
+
+@contract("stamprally", "prize.redeemed")
+class PrizeRedeemed(Contract):
+    ticket_id: UUID
+    registration_id: UUID | None
+    prize: str
+    device_id: UUID
