@@ -9,6 +9,7 @@ locks the card and the prize row it takes stock from.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -58,6 +59,10 @@ async def start(rt: Runtime) -> None:
     )
     await feed.start()
     rt.state[LIVE] = feed
+    if rt.settings.demo:
+        from services.stamprally import demo
+
+        rt.tasks.append(asyncio.create_task(demo.seed_when_known(rt, save_rally), name="demo"))
 
 
 async def stop(rt: Runtime) -> None:

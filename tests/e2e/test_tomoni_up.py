@@ -52,6 +52,18 @@ async def test_up_gets_ready_stops_cleanly_and_keeps_its_data(tmp_path: Path) ->
             timeout=20,
             message="demo events in every read model",
         )
+        # The demo's stamp rallies (the Multicultural Fair's and the volunteer fair's).
+        info = json.loads((data / "runtime.json").read_text())
+        conn = await asyncpg.connect(info["database_url"])
+        try:
+            await wait_until(
+                lambda: _count(conn, "SELECT count(*) FROM stamprally.rallies", 2),
+                timeout=20,
+                message="the demo rallies",
+            )
+            assert await conn.fetchval("SELECT count(*) FROM stamprally.booths") == 28
+        finally:
+            await conn.close()
         # With no TOMONI_SMTP_URL, the ticket email lands in the data folder's mailbox.
         await register_somewhere(port, "mailbox-check@example.org")
         eml = await wait_until(
@@ -92,6 +104,10 @@ async def test_up_gets_ready_stops_cleanly_and_keeps_its_data(tmp_path: Path) ->
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def _count(conn: asyncpg.Connection, sql: str, expected: int) -> bool:
+    return bool(await conn.fetchval(sql) == expected)
 
 
 async def register_somewhere(port: int, email: str) -> None:
