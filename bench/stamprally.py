@@ -1,0 +1,230 @@
+"""The stamp rally benchmark (issue: Stamp rally, benchmark): stamps through HTTP from 40
+booth devices (two per booth, 20 booths) over 1,000 attendees' tickets, against
+``tomoni serve stamprally`` in its own process; the booth scan → stamp card update delay
+(the card's message on core NATS, which the stamp card page relays); and in the same run
+the same load against the bare aiohttp + asyncpg one-INSERT endpoint.
+
+Run: ``cd /work/main && .venv/bin/python -m bench.stamprally`` (writes
+``bench/results/stamprally.md``). ``BENCH_STAMPS`` changes the number of stamps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import nats
+
+from bench.checkin import ready, serve
+from bench.loadgen import RequestSpec, run_load
+from bench.reference import insert_request, prepare_schema, start_bare_insert_app
+from shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from shared.security import KeyRing, sign_ticket
+
+ROOT = Path(__file__).resolve().parent.parent
+STAMPS = int(os.environ.get("BENCH_STAMPS", 20_000))
+BOOTHS, PER_BOOTH, TICKETS = 20, 2, 1000
+DEVICES = BOOTHS * PER_BOOTH
+ADMIN = ("bench@tomoni.test", "bench password 123")
+SLUG = "bench-rally"
+
+
+async def main() -> str:
+    tmp = Path(tempfile.mkdtemp(prefix="tomoni-bench-sr-"))
+    pg, nats_srv = EmbeddedPostgres(tmp / "pg"), EmbeddedNats(tmp / "nats")
+    dsn, nats_url = pg.start(), nats_srv.start()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TOMONI_")},
+        "TOMONI_DATABASE_URL": dsn,
+        "TOMONI_NATS_URL": nats_url,
+        "TOMONI_RATE_LIMIT": "0",
+        "TOMONI_DATA_DIR": str(tmp / "data"),
+        "TOMONI_ADMIN_EMAIL": ADMIN[0],
+        "TOMONI_ADMIN_PASSWORD": ADMIN[1],
+        "TOMONI_LOG_LEVEL": "WARNING",
+        "TOMONI_HTTP_HOST": "127.0.0.1",
+        "TOMONI_DB_POOL_MAX": "16",
+    }
+    reg_port, sr_port = free_port(), free_port()
+    procs = [
+        serve("registration", reg_port, env, tmp / "reg.log"),
+        serve("stamprally", sr_port, env, tmp / "sr.log"),
+    ]
+    bare = None
+    try:
+        async with aiohttp.ClientSession() as http:
+            reg, sr = f"http://127.0.0.1:{reg_port}", f"http://127.0.0.1:{sr_port}"
+            await ready(http, f"{reg}/readyz")
+            await ready(http, f"{sr}/readyz")
+            token = (
+                await (
+                    await http.post(
+                        f"{reg}/api/registration/auth/login",
+                        json={"email": ADMIN[0], "password": ADMIN[1]},
+                    )
+                ).json()
+            )["token"]
+            admin = {"Authorization": f"Bearer {token}"}
+            start = datetime.now(UTC) + timedelta(hours=1)
+            r = await http.post(
+                f"{reg}/api/registration/events",
+                headers=admin,
+                json={
+                    "slug": SLUG,
+                    "kind": "fair",
+                    "title": {"ja": "ベンチ"},
+                    "venue": {"ja": "会場"},
+                    "starts_at": start.isoformat(),
+                    "ends_at": (start + timedelta(hours=6)).isoformat(),
+                    "categories": [
+                        {"code": "visitor", "title": {"ja": "来場者"}, "capacity": 100_000}
+                    ],
+                },
+            )
+            assert r.status == 201, await r.text()
+            rally = {
+                "title": {"ja": "スタンプラリー"},
+                "min_stamps": 10,
+                "booths": [
+                    {"code": f"b{i:02d}", "name": {"ja": f"ブース{i}"}, "kind": "country"}
+                    for i in range(BOOTHS)
+                ],
+                "prizes": [{"code": "bag", "name": {"ja": "エコバッグ"}, "stock": 300}],
+            }
+            for _ in range(300):  # stamprally learns the event over the bus
+                r = await http.post(
+                    f"{sr}/api/stamprally/events/{SLUG}/rally", headers=admin, json=rally
+                )
+                if r.status == 201:
+                    break
+                await asyncio.sleep(0.1)
+            assert r.status == 201, await r.text()
+            tokens = []
+            for d in range(DEVICES):
+                made = await (
+                    await http.post(
+                        f"{reg}/api/registration/events/{SLUG}/devices",
+                        headers=admin,
+                        json={"role": "booth", "place": f"b{d // PER_BOOTH:02d}"},
+                    )
+                ).json()
+                paired = await (
+                    await http.post(
+                        f"{reg}/api/registration/devices/pair",
+                        json={"pairing_code": made["pairing_code"]},
+                    )
+                ).json()
+                tokens.append(f"Bearer {paired['device_token']}")
+        ring = KeyRing.load_or_create(tmp / "data" / "keys")
+        ticket_ids = [uuid.uuid4() for _ in range(TICKETS)]
+        tickets = [sign_ticket(ring.active, t, SLUG) for t in ticket_ids]
+        await asyncio.sleep(2.0)  # the keys and devices reach stamprally
+
+        def stamp(worker: int, i: int) -> RequestSpec:
+            # Concurrent requests are different people: attendee i % 1000 at booth
+            # (i // 1000) % 20, on one of that booth's two devices.
+            booth = (i // TICKETS) % BOOTHS
+            device = booth * PER_BOOTH + i % PER_BOOTH
+            return (
+                "POST",
+                "/api/stamprally/stamps",
+                {"client_scan_id": f"c{i}", "qr_text": tickets[i % TICKETS]},
+                {"Authorization": tokens[device]},
+            )
+
+        result = await run_load(sr, stamp, concurrency=DEVICES, requests=STAMPS, seconds=300)
+        delays = await probe_delays(sr, tokens, ring, nats_url)
+        await prepare_schema(dsn)
+        bare = start_bare_insert_app(dsn)
+        bare_result = await run_load(
+            bare.url, insert_request, concurrency=DEVICES, requests=STAMPS, seconds=300
+        )
+    finally:
+        if bare is not None:
+            bare.stop()
+        for p in procs:
+            p.terminate()
+            p.wait(20)
+        nats_srv.stop()
+        pg.stop()
+    ratio = result.throughput / bare_result.throughput
+    p95 = statistics.quantiles(delays, n=20)[-1] if len(delays) >= 20 else max(delays or [0])
+    v = lambda ok: "met" if ok else "**MISSED**"  # noqa: E731
+    return "\n".join(
+        [
+            "# Stamp rally throughput",
+            "",
+            "- Command: `cd /work/main && .venv/bin/python -m bench.stamprally`",
+            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores; Python "
+            f"{platform.python_version()}; `tomoni serve stamprally` (one process, pool 16) "
+            "and `tomoni serve registration`; embedded PostgreSQL and NATS (sync always); "
+            "the load generator in this process on the same 2 cores",
+            "",
+            "| figure | target | measured | verdict |",
+            "|---|---|---|---|",
+            f"| stamps/s ({STAMPS:,} stamps, {TICKETS:,} attendees, {DEVICES} booth devices) "
+            f"| ≥ 0.5 of bare | {result.throughput:,.0f} | {v(ratio >= 0.5)} |",
+            f"| bare one-INSERT endpoint, same load | (reference) | "
+            f"{bare_result.throughput:,.0f} | |",
+            f"| ratio | ≥ 0.5 | {ratio:.2f} | {v(ratio >= 0.5)} |",
+            f"| stamp p99 | < 60 ms | {result.p99_ms:.0f} ms (p50 {result.p50_ms:.0f}) | "
+            f"{v(result.p99_ms < 60)} |",
+            f"| booth scan → card update, p95 of {len(delays)} probes | < 500 ms | "
+            f"{p95 * 1000:.0f} ms | {v(p95 < 0.5)} |",
+            "",
+            f"Stamps: {result.format()}",
+            "",
+            f"Bare: {bare_result.format()}",
+            "",
+        ]
+    )
+
+
+async def probe_delays(sr: str, tokens: list[str], ring: KeyRing, nats_url: str) -> list[float]:
+    """Single stamps on a quiet system, each timed from sending it to the card's update
+    message on core NATS (what the stamp card page's stream relays)."""
+    nc = await nats.connect(nats_url)
+    delays = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            for i in range(40):
+                ticket = uuid.uuid4()
+                got: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+
+                async def arrived(_msg: object, f: asyncio.Future[float] = got) -> None:
+                    if not f.done():
+                        f.set_result(time.perf_counter())
+
+                sub = await nc.subscribe(f"tomoni.rally.card.{ticket}", cb=arrived)
+                t0 = time.perf_counter()
+                async with http.post(
+                    f"{sr}/api/stamprally/stamps",
+                    headers={"Authorization": tokens[i % len(tokens)]},
+                    json={
+                        "client_scan_id": f"probe{i}",
+                        "qr_text": sign_ticket(ring.active, ticket, SLUG),
+                    },
+                ) as r:
+                    assert (await r.json())["result"] == "stamped"
+                try:
+                    delays.append(await asyncio.wait_for(got, 5) - t0)
+                finally:
+                    await sub.unsubscribe()
+                await asyncio.sleep(0.1)
+    finally:
+        await nc.close()
+    return delays
+
+
+if __name__ == "__main__":
+    report = asyncio.run(main())
+    (ROOT / "bench" / "results" / "stamprally.md").write_text(report, encoding="utf-8")
+    print(report)
