@@ -53,6 +53,7 @@ bench-all: bench
 	$(BIN)/python -m bench.registration
 	$(BIN)/python -m bench.checkin
 	$(BIN)/python -m bench.notify
+	$(BIN)/python -m bench.stamprally
 
 clean:
 	rm -rf $(VENV) .tomoni .pytest_cache .mypy_cache .ruff_cache
