@@ -249,6 +249,24 @@ async def record_answer(
     )
 
 
+async def scan_facts(
+    conn: asyncpg.Connection, device_id: uuid.UUID | None, ticket_id: uuid.UUID | None
+) -> asyncpg.Record:
+    """In one round trip: is the device revoked, the ticket as known here (columns NULL
+    when unknown), and was it admitted at an entrance."""
+    row: asyncpg.Record = await conn.fetchrow(
+        """
+        SELECT coalesce((SELECT revoked FROM devices WHERE id = $1), false) AS device_revoked,
+               t.id, t.revoked, t.registration_id, t.display_name, t.language,
+               EXISTS (SELECT 1 FROM checked_in WHERE ticket_id = $2) AS checked_in
+        FROM (SELECT 1) AS one LEFT JOIN tickets t ON t.id = $2
+        """,
+        device_id,
+        ticket_id,
+    )
+    return row
+
+
 async def device_revoked(conn: asyncpg.Connection, device_id: uuid.UUID) -> bool:
     return bool(await conn.fetchval("SELECT revoked FROM devices WHERE id = $1", device_id))
 
@@ -262,13 +280,17 @@ async def is_checked_in(conn: asyncpg.Connection, ticket_id: uuid.UUID) -> bool:
 
 
 async def lock_card(conn: asyncpg.Connection, ticket_id: uuid.UUID, event: str) -> Any:
-    """The ticket's card, made if needed and locked: two booths' stamps take turns here."""
-    await conn.execute(
-        "INSERT INTO cards (ticket_id, event) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    """The ticket's card, made if needed and locked (the upsert takes the row lock in the
+    same round trip): two booths' stamps take turns here."""
+    return await conn.fetchrow(
+        """
+        INSERT INTO cards (ticket_id, event) VALUES ($1, $2)
+        ON CONFLICT (ticket_id) DO UPDATE SET event = cards.event
+        RETURNING *
+        """,
         ticket_id,
         event,
     )
-    return await conn.fetchrow("SELECT * FROM cards WHERE ticket_id = $1 FOR UPDATE", ticket_id)
 
 
 async def stamped_booths(
@@ -311,31 +333,28 @@ async def count_stamp(
     booth: str,
     completed_at: datetime | None,
 ) -> int:
-    """Keep the counters with the stamp: the card's count (and completion), the booth's."""
+    """Keep the counters with the stamp, in one statement: the card's count (and its
+    completion), the booth's, and the rally's completions."""
     stamps: int = await conn.fetchval(
         """
-        UPDATE cards SET stamps = stamps + 1, completed_at = coalesce(completed_at, $2)
-        WHERE ticket_id = $1 RETURNING stamps
+        WITH card AS (
+            UPDATE cards SET stamps = stamps + 1, completed_at = coalesce(completed_at, $4)
+            WHERE ticket_id = $1 RETURNING stamps
+        ), per_booth AS (
+            INSERT INTO booth_counts AS b (event, booth, stamps) VALUES ($2, $3, 1)
+            ON CONFLICT (event, booth) DO UPDATE SET stamps = b.stamps + 1
+        ), completions AS (
+            INSERT INTO rally_counts AS r (event, completed)
+            SELECT $2, 1 WHERE $4::timestamptz IS NOT NULL
+            ON CONFLICT (event) DO UPDATE SET completed = r.completed + 1
+        )
+        SELECT stamps FROM card
         """,
         ticket_id,
-        completed_at,
-    )
-    await conn.execute(
-        """
-        INSERT INTO booth_counts AS b (event, booth, stamps) VALUES ($1, $2, 1)
-        ON CONFLICT (event, booth) DO UPDATE SET stamps = b.stamps + 1
-        """,
         event,
         booth,
+        completed_at,
     )
-    if completed_at is not None:
-        await conn.execute(
-            """
-            INSERT INTO rally_counts AS r (event, completed) VALUES ($1, 1)
-            ON CONFLICT (event) DO UPDATE SET completed = r.completed + 1
-            """,
-            event,
-        )
     return stamps
 
 

@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -135,6 +136,7 @@ async def save_rally(rt: Runtime, slug: str, draft: domain.RallyDraft) -> dict[s
         if await repository.event(conn, slug) is None:
             raise NotFound()
         await repository.save_rally(conn, slug, draft)
+    rt.state.get("rally_config", {}).pop(slug, None)
     live(rt).touch(slug)
     return await rally_view(rt.pool, slug)
 
@@ -244,6 +246,31 @@ async def self_stamp(
     return response
 
 
+@dataclass(frozen=True)
+class RallyConfig:
+    rally: Any
+    active: frozenset[str]
+    loaded: float
+
+
+CONFIG_TTL = 2.0  # a changed rally reaches every replica's booths within 2 s
+
+
+async def rally_config(rt: Runtime, conn: asyncpg.Connection, event: str) -> RallyConfig:
+    """An event's rally and active booths, kept 2 s per process (every stamp needs them;
+    they change a few times a year)."""
+    cache: dict[str, RallyConfig] = rt.state.setdefault("rally_config", {})
+    held = cache.get(event)
+    if held is not None and time.monotonic() - held.loaded < CONFIG_TTL:
+        return held
+    r = await repository.rally(conn, event)
+    active = (
+        frozenset(b["code"] for b in await repository.booths(conn, event)) if r else frozenset()
+    )
+    held = cache[event] = RallyConfig(r, active, time.monotonic())
+    return held
+
+
 async def _stamp_in(
     rt: Runtime,
     conn: asyncpg.Connection,
@@ -262,101 +289,96 @@ async def _stamp_in(
         ticket_row["id"] if ticket_row is not None else (claims.ticket_id if claims else None)
     )
     same_event = ticket_row is not None or bool(claims and claims.is_for(event))
-    r = await repository.rally(conn, event)
-    active = {b["code"] for b in await repository.booths(conn, event)} if r else set()
-    t = (
-        ticket_row
-        if ticket_row is not None
-        else (await repository.ticket(conn, ticket_id) if ticket_id else None)
+    config = await rally_config(rt, conn, event)
+    r = config.rally
+    known = await repository.scan_facts(conn, device_id, ticket_id if same_event else None)
+    t = ticket_row if ticket_row is not None else known
+    facts_for = dict(
+        signature_ok=signature_ok,
+        same_event=same_event,
+        device_revoked=bool(known["device_revoked"]),
+        rally_exists=r is not None,
+        rally_open=bool(r and domain.is_open(r["opens_at"], r["closes_at"], now)),
+        booth_active=booth in config.active,
+        ticket_revoked=bool(t["revoked"]) if t is not None else False,
+        requires_checkin=bool(r and r["requires_checkin"]),
+        checked_in=bool(known["checked_in"]),
     )
-    card = None
-    if signature_ok and same_event and ticket_id is not None and r is not None:
+    result, reason = domain.decide_stamp(domain.StampFacts(**facts_for, already_stamped=False))
+    facts: list[Any] = []
+    required = list(r["required_booths"]) if r else []
+    min_stamps = r["min_stamps"] if r else 0
+    stamped: list[str] = []
+    completed = False
+    if result == "stamped" and ticket_id is not None and r is not None:
+        # The card's row lock: two booths scanning one person take turns from here, and
+        # the stamps read after it are the latest committed ones.
         card = (
             await conn.fetchrow("SELECT * FROM cards WHERE ticket_id = $1", ticket_id)
             if unsafe_no_guard
             else await repository.lock_card(conn, ticket_id, event)
         )
-    stamped_rows = (
-        await repository.stamped_booths(conn, ticket_id)
-        if ticket_id is not None and (card is not None or unsafe_no_guard)
-        else []
-    )
-    stamped = [s["booth"] for s in stamped_rows]
-    result, reason = domain.decide_stamp(
-        domain.StampFacts(
-            signature_ok=signature_ok,
-            same_event=same_event,
-            device_revoked=bool(device_id and await repository.device_revoked(conn, device_id)),
-            rally_exists=r is not None,
-            rally_open=bool(r and domain.is_open(r["opens_at"], r["closes_at"], now)),
-            booth_active=booth in active,
-            ticket_revoked=bool(t and t["revoked"]),
-            requires_checkin=bool(r and r["requires_checkin"]),
-            checked_in=bool(ticket_id and await repository.is_checked_in(conn, ticket_id)),
-            already_stamped=booth in stamped,
+        stamped = [s["booth"] for s in await repository.stamped_booths(conn, ticket_id)]
+        result, reason = domain.decide_stamp(
+            domain.StampFacts(**facts_for, already_stamped=booth in stamped)
         )
-    )
-    facts: list[Any] = []
-    required = list(r["required_booths"]) if r else []
-    min_stamps = r["min_stamps"] if r else 0
-    completed = False
-    if result == "stamped" and ticket_id is not None and r is not None:
-        if unsafe_no_guard:
-            await conn.execute(
-                "INSERT INTO cards (ticket_id, event) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                ticket_id,
-                event,
-            )
-            await repository.add_stamp(conn, ticket_id, booth, event, device_id, now)
-            inserted = True  # the unguarded version trusts its earlier read
-        else:
-            inserted = await repository.add_stamp(conn, ticket_id, booth, event, device_id, now)
-        if not inserted:
-            result = "already_stamped"
-        else:
-            stamped = [*stamped, booth]
-            completed = domain.is_complete(min_stamps, required, stamped)
-            was_complete = bool(card and card["completed_at"])
-            newly = completed and not was_complete
-            count = await repository.count_stamp(
-                conn, ticket_id, event, booth, now if newly else None
-            )
-            registration_id = t["registration_id"] if t else None
-            facts.append(
-                envelope_for(
-                    StampCollected(
-                        ticket_id=ticket_id,
-                        registration_id=registration_id,
-                        booth=booth,
-                        device_id=device_id,
-                        stamps=count,
-                    ),
-                    event=event,
-                    correlation_id=correlation_id.get(),
+        if result == "stamped":
+            if unsafe_no_guard:
+                # Control: trust the read above, with no lock between it and the writes.
+                await conn.execute(
+                    "INSERT INTO cards (ticket_id, event) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    ticket_id,
+                    event,
                 )
-            )
-            if newly and registration_id is not None:
+                await repository.add_stamp(conn, ticket_id, booth, event, device_id, now)
+                inserted = True
+            else:
+                inserted = await repository.add_stamp(conn, ticket_id, booth, event, device_id, now)
+            if not inserted:
+                result = "already_stamped"
+            else:
+                stamped = [*stamped, booth]
+                completed = domain.is_complete(min_stamps, required, stamped)
+                newly = completed and not (card and card["completed_at"])
+                count = await repository.count_stamp(
+                    conn, ticket_id, event, booth, now if newly else None
+                )
+                registration_id = t["registration_id"] if t is not None else None
                 facts.append(
                     envelope_for(
-                        RallyCompleted(
-                            ticket_id=ticket_id, registration_id=registration_id, stamps=count
+                        StampCollected(
+                            ticket_id=ticket_id,
+                            registration_id=registration_id,
+                            booth=booth,
+                            device_id=device_id,
+                            stamps=count,
                         ),
                         event=event,
                         correlation_id=correlation_id.get(),
                     )
                 )
-    else:
-        completed = bool(card and card["completed_at"])
+                if newly and registration_id is not None:
+                    facts.append(
+                        envelope_for(
+                            RallyCompleted(
+                                ticket_id=ticket_id, registration_id=registration_id, stamps=count
+                            ),
+                            event=event,
+                            correlation_id=correlation_id.get(),
+                        )
+                    )
+        if result == "already_stamped":
+            completed = bool(card and card["completed_at"])
     response: dict[str, Any] = {"result": result}
     if reason:
         response["reason"] = reason
-    if result != "rejected" or reason in ("not_checked_in",):
+    if result != "rejected":
         response.update(
             booth=booth,
             stamps=len(set(stamped)),
             required=domain.needed(min_stamps, required),
             missing_booths=domain.missing_booths(required, stamped),
-            completed=completed or domain.is_complete(min_stamps, required, stamped),
+            completed=completed,
         )
         if t is not None and t["display_name"]:
             response["attendee"] = {"display_name": t["display_name"], "language": t["language"]}
