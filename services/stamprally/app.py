@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.stamprally import routes, service
+from services.stamprally import pages, routes, service
 from services.stamprally.events import CONSUMERS
 from services.stamprally.settings import StamprallySettings
 from shared.config import load_settings
@@ -23,9 +23,14 @@ DEFINITION = ServiceDefinition(
     consumers=CONSUMERS,
     on_start=(service.start,),
     on_stop=(service.stop,),
+    locale_dir=HERE / "locale",
+    html_errors=pages.html_error,
+    statics=(("/rally/static", HERE / "static" / "rally"),),
 )
 
 
 def create_app(settings: StamprallySettings | None = None, **overrides: Any) -> web.Application:
     settings = settings or load_settings(StamprallySettings, **overrides)
-    return build_app(DEFINITION, settings)
+    app = build_app(DEFINITION, settings)
+    pages.install(app)
+    return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.stamprally import handlers as h
+from services.stamprally import pages
 from services.stamprally import schemas as s
 from shared.openapi import Route
 
@@ -95,4 +96,6 @@ def routes() -> list[Route]:
             responses={200: s.Stats, 401: None, 403: None, 404: None},
             security=ORG,
         ),
+        # The attendee's stamp card (pages, not in the OpenAPI document).
+        *pages.page_routes(),
     ]

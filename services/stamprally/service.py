@@ -462,6 +462,10 @@ async def redeem(rt: Runtime, device: Device, client_scan_id: str, qr_text: str)
     if facts:
         rt.committed()
         live(rt).touch(device.event)
+        await rt.nc.publish(
+            card_subject(rt, uuid.UUID(response["ticket_id"])),
+            json.dumps({"redeemed": response.get("prize", {}).get("code")}).encode(),
+        )
     return response
 
 

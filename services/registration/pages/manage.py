@@ -27,6 +27,8 @@ from services.registration.pages.render import Msg, not_found, page_language, re
 from shared.errors import Conflict, NotFound, ValidationFailed
 
 TICKET_CACHE = "private, max-age=0"
+# The kinds of event that have a stamp rally: their tickets get a link to the card.
+RALLY_KINDS = ("fair", "volunteer_fair")
 _SIZE_ATTRS = re.compile(r'\s(width|height)="[^"]*"')
 
 
@@ -80,6 +82,12 @@ async def _manage(
     own = await service.view(rt, reg)
     ticket = own["ticket"] if reg["status"] == "confirmed" else None
     base = _base(reg, request.match_info["secret"])
+    # The stamp card (served by stamprally) opens with the same secret as this page.
+    rally_card = (
+        f"/rally/cards/{ticket['id']}/{request.match_info['secret']}"
+        if ticket and event.kind in RALLY_KINDS
+        else None
+    )
     current: dict[str, Any] = {
         "email": reg["email"] or "",
         "phone": reg["phone"] or "",
@@ -100,6 +108,7 @@ async def _manage(
         active=reg["status"] in ACTIVE,
         qr=inline_qr(ticket["qr_text"]) if ticket else None,
         ticket_number=ticket_number(ticket["id"]) if ticket else None,
+        rally_card=rally_card,
         saved=request.query.get("saved") == "1",
         errors=errors or forms.Errors(),
         values={**current, **(values or {})},

@@ -1,0 +1,66 @@
+"""Stamprally's message catalog (domain ``messages``): which strings the stamp card page
+uses, and keeping ``locale/messages.pot`` and every ``<lang>/LC_MESSAGES/messages.po`` in
+step.
+
+Sources: ``_("…")`` and ``N_("…")`` in this package and ``_("…")`` in
+``templates/rally``; the page's script shows only texts the templates render. Run
+``python -m services.stamprally.pages.catalog`` after adding or changing a string: it
+rewrites the template and merges it into each language (new strings arrive
+untranslated, and ``tests/unit/test_stamprally_catalogs.py`` fails until they are
+translated; strings no longer used are dropped). Translations themselves are edited in
+the ``.po`` files; Japanese is easy Japanese with furigana (``<ruby>漢字<rt>かんじ</rt></ruby>``)
+on every kanji.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from babel.messages.extract import extract
+from jinja2.ext import babel_extract
+
+from services.stamprally.pages.render import LOCALE_DIR, TEMPLATES
+from shared.catalogs import CatalogFiles, main
+from shared.i18n import LANGUAGES
+
+CODE = Path(__file__).resolve().parent
+ROOT = CODE.parents[2]
+DOMAIN = "messages"
+
+
+def translated_languages() -> list[str]:
+    """Every language but English, the source."""
+    return [lang for lang in LANGUAGES if lang != "en"]
+
+
+def used_messages() -> Iterator[tuple[str, str, int]]:
+    """(msgid, file, line) for every string the stamp card shows."""
+    sources: list[tuple[Path, Any]] = [(p, "python") for p in sorted(CODE.glob("*.py"))]
+    sources += [(p, babel_extract) for p in sorted(TEMPLATES.glob("*.html"))]
+    for path, method in sources:
+        with path.open("rb") as f:
+            for lineno, message, _comments, _context in extract(
+                method, f, keywords={"_": None, "N_": None}, comment_tags=()
+            ):
+                msgid = message[0] if isinstance(message, tuple) else message
+                if msgid:
+                    yield msgid, str(path.relative_to(ROOT)), lineno
+
+
+CATALOG = CatalogFiles(
+    LOCALE_DIR,
+    DOMAIN,
+    "Tomoni stamprally",
+    used_messages,
+    header_comment=(
+        "# Tomoni stamprally: the attendee's stamp card page.\n"
+        "# msgids are the English source strings. Made by\n"
+        "#   python -m services.stamprally.pages.catalog"
+    ),
+)
+
+
+if __name__ == "__main__":
+    main(CATALOG, translated_languages())

@@ -1,0 +1,139 @@
+"""How a stamp card page becomes HTML: the page language, the catalogs, Jinja2, and the
+localized formatting of times and multilingual rally texts.
+
+The same rules as registration's attendee pages (a service never imports another, so
+they are kept here in a few lines): plain server-rendered HTML that works without
+JavaScript, in the language the attendee picked (``?lang=``, remembered in the
+``tomoni_lang`` cookie), else the language of their registration, else the phone's.
+Every user-facing string is a gettext msgid (English) looked up in
+``services/stamprally/locale``; Japanese msgstrs carry furigana as ``<ruby>`` markup,
+which is why translations are trusted as HTML (newstyle gettext under autoescape returns
+:class:`~markupsafe.Markup`) and why :func:`~shared.formatting.plain` exists for the few
+places HTML cannot go (``<title>``, attributes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from shared.formatting import Formatter, plain
+from shared.i18n import LANGUAGE_NAMES, LANGUAGES, negotiate, normalize, translator
+
+HERE = Path(__file__).resolve().parent.parent
+TEMPLATES = HERE / "templates" / "rally"
+LOCALE_DIR = HERE / "locale"
+STATIC_DIR = HERE / "static" / "rally"
+STATIC_PREFIX = "/rally/static"
+
+LANG_COOKIE = "tomoni_lang"
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def N_(message: str) -> str:
+    """Mark a msgid for extraction; it is translated where it is shown (in a template)."""
+    return message
+
+
+# -- language ---------------------------------------------------------------------------
+def page_language(request: web.Request, registered: str | None = None) -> str:
+    """``?lang=``, then the ``tomoni_lang`` cookie (an unknown ``?lang`` does not hide the
+    cookie), then the ticket's own language, then ``Accept-Language``."""
+    chosen = normalize(request.query.get("lang")) or normalize(request.cookies.get(LANG_COOKIE))
+    return chosen or normalize(registered) or negotiate(request.headers.get("Accept-Language"))
+
+
+def remember_language(request: web.Request, response: web.StreamResponse) -> None:
+    """An explicit ``?lang=`` choice is kept for a year, for every Tomoni page."""
+    chosen = normalize(request.query.get("lang"))
+    if chosen:
+        response.set_cookie(
+            LANG_COOKIE,
+            chosen,
+            max_age=LANG_COOKIE_MAX_AGE,
+            path="/",
+            samesite="Lax",
+            secure=request.secure,
+        )
+
+
+# -- templates --------------------------------------------------------------------------
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
+)
+_env.filters["plain"] = plain
+
+_static_urls: dict[str, str] = {}
+
+
+def static_url(router: web.UrlDispatcher, filename: str) -> str:
+    """``/rally/static/<file>?v=<hash>``: a changed file gets a new URL, an unchanged one
+    comes from the phone's cache. Files do not change while the process runs, so each
+    hash is computed once."""
+    if filename not in _static_urls:
+        url = f"{STATIC_PREFIX}/{filename}"
+        for resource in router.resources():
+            if isinstance(resource, web.StaticResource) and resource.canonical == STATIC_PREFIX:
+                url = str(resource.url_for(filename=filename))
+        _static_urls[filename] = url
+    return _static_urls[filename]
+
+
+def render(
+    request: web.Request,
+    template: str,
+    *,
+    lang: str,
+    here: str,
+    status: int = 200,
+    cache_control: str = "no-store",
+    **context: Any,
+) -> web.Response:
+    """Render ``template`` in ``lang``. ``here`` is the page's own GET path: the language
+    picker links to it with ``?lang=``."""
+    t = translator(lang, LOCALE_DIR)
+    # Rendering is synchronous and nothing awaits between these two statements, so no
+    # other request can run in between and see this request's language.
+    _env.install_gettext_callables(  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
+        t.gettext, t.ngettext, newstyle=True
+    )
+    router = request.app.router
+    html = _env.get_template(template).render(
+        lang=lang,
+        here=here,
+        fmt=Formatter(lang),
+        languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+        css=static_url(router, "rally.css"),
+        js=static_url(router, "card.js"),
+        jsqr=static_url(router, "vendor/jsqr-1.4.0.min.js"),
+        **context,
+    )
+    response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = cache_control
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    remember_language(request, response)
+    return response
+
+
+def not_found(request: web.Request, lang: str | None = None) -> web.Response:
+    """The localized 404 page; also what a wrong capability secret gets."""
+    lang = lang or page_language(request)
+    return render(request, "not_found.html", lang=lang, here=request.path, status=404)
+
+
+async def html_error(request: web.Request, status: int, code: str) -> web.StreamResponse:
+    """Errors on ``/rally/`` pages are pages: a localized 404 page; others fall back to the
+    problem document (the pages catch the errors they expect themselves)."""
+    from shared.http import problem
+
+    if status == 404:
+        return not_found(request)
+    return problem(request, status, code)
