@@ -7,7 +7,7 @@ from aiohttp import web
 from services.checkin import repository, service
 from services.checkin.schemas import BatchIn, ScanIn
 from shared.auth import organizer_from
-from shared.devicetokens import device_from
+from shared.devicetokens import Device, device_from
 from shared.errors import NotFound
 from shared.http import json_response, parse_body, request_translator
 from shared.runtime import RUNTIME, Runtime
@@ -17,9 +17,16 @@ def rt_of(request: web.Request) -> Runtime:
     return request.app[RUNTIME]
 
 
-async def device_of(request: web.Request, role: str = "gate") -> service.Device:
-    """The scanning device (see :func:`shared.devicetokens.device_from`)."""
-    return await device_from(request, service.keys(rt_of(request)), (role,))
+# Gates scan at the entrance; booths and the prize desk run the same scanner app for the
+# stamp rally (their scans go to stamprally), so they read the app's data here too.
+GATE = ("gate",)
+SCANNER_ROLES = ("gate", "booth", "prize_desk")
+
+
+async def device_of(request: web.Request, roles: tuple[str, ...] = GATE) -> Device:
+    """The scanning device (see :func:`shared.devicetokens.device_from`): 403 for a device
+    whose role is not one of ``roles``. Scans at ``/api/checkin/scans`` stay gate-only."""
+    return await device_from(request, service.keys(rt_of(request)), roles)
 
 
 async def post_scan(request: web.Request) -> web.StreamResponse:
@@ -52,7 +59,7 @@ async def post_batch(request: web.Request) -> web.StreamResponse:
 
 
 async def get_device(request: web.Request) -> web.StreamResponse:
-    device = await device_of(request)
+    device = await device_of(request, SCANNER_ROLES)
     rt = rt_of(request)
     event = await repository.get_event(rt.pool, device.event)
     return json_response(
@@ -67,16 +74,17 @@ async def get_device(request: web.Request) -> web.StreamResponse:
 
 
 async def get_revoked(request: web.Request) -> web.StreamResponse:
-    """Cancelled tickets of the device's event, for the scanner's offline checks."""
-    device = await device_of(request)
+    """Cancelled tickets of the device's event, for the scanner's offline checks (a booth
+    checks tickets offline as a gate does)."""
+    device = await device_of(request, SCANNER_ROLES)
     return json_response(
         {"tickets": await repository.revoked_since(rt_of(request).pool, device.event)}
     )
 
 
 async def get_keys(request: web.Request) -> web.StreamResponse:
-    """Checkin's copy of the public keys, so scanners can verify offline even while
-    registration is down."""
+    """Checkin's copy of the public keys, so scanners (of every role) can verify offline
+    even while registration is down. Public keys: no token needed."""
     return json_response(
         {"keys": await service.keys(rt_of(request)).jwks()},
         headers={"Cache-Control": "public, max-age=60"},

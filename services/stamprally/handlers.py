@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -10,7 +12,7 @@ from services.stamprally import domain, service
 from services.stamprally.schemas import RallyIn, ScanIn, SelfStampIn
 from shared.auth import organizer_from
 from shared.devicetokens import Device, device_from
-from shared.errors import NotFound
+from shared.errors import FieldError, NotFound, ValidationFailed
 from shared.http import json_response, parse_body
 from shared.readmodel import known_events
 from shared.runtime import RUNTIME, Runtime
@@ -61,8 +63,22 @@ async def post_stamp(request: web.Request) -> web.StreamResponse:
     device = await _device(request, "booth")
     body = await parse_body(request, ScanIn)
     return json_response(
-        await service.stamp(rt_of(request), device, body.client_scan_id, body.qr_text)
+        await service.stamp(
+            rt_of(request), device, body.client_scan_id, body.qr_text, now=_scanned_at(body)
+        )
     )
+
+
+def _scanned_at(body: ScanIn) -> datetime:
+    """When the booth scanned (an offline phone syncs later): the rally's hours apply to
+    that time. More than 5 minutes ahead of the server is a wrong clock: 422."""
+    received = datetime.now(UTC)
+    at = body.scanned_at or received
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    if at > received + timedelta(minutes=5):
+        raise ValidationFailed([FieldError("scanned_at", "in_future")])
+    return min(at, received)
 
 
 async def post_redemption(request: web.Request) -> web.StreamResponse:
@@ -97,8 +113,6 @@ async def get_stats(request: web.Request) -> web.StreamResponse:
 
 async def get_booth_code(request: web.Request) -> web.StreamResponse:
     """The booth tablet's current code (booth devices only; the code rotates every 30 s)."""
-    import time
-
     device = await _device(request, "booth")
     rt = rt_of(request)
     now = time.time()

@@ -85,7 +85,7 @@ def routes() -> list[Route]:
             f"{API}/booth-code",
             h.get_booth_code,
             "The booth tablet's current self-service code (booth devices)",
-            responses={401: None, 403: None},
+            responses={200: s.BoothCode, 401: None, 403: None},
             security=DEVICE,
         ),
         Route(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.readmodel import KnownEvent, KnownEvents
 
 __all__ = [
+    "BoothCode",
     "BoothIn",
     "Card",
     "KnownEvent",
@@ -130,6 +131,12 @@ class Card(BaseModel):
     completed: bool
     redeemed: bool
     prize: str | None
+
+
+class BoothCode(BaseModel):
+    booth: str
+    code: str
+    refresh_in: float
 
 
 class Stats(BaseModel):

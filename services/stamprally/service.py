@@ -450,7 +450,12 @@ async def redeem(rt: Runtime, device: Device, client_scan_id: str, qr_text: str)
                     )
                 )
         elif result == "already_redeemed" and card is not None:
-            response["prize"] = {"code": card["prize"]}
+            name = await conn.fetchval(
+                "SELECT name FROM prizes WHERE event = $1 AND code = $2",
+                device.event,
+                card["prize"],
+            )
+            response["prize"] = {"code": card["prize"], "name": name or {}}
             response["redeemed_at"] = card["redeemed_at"].isoformat()
         if t is not None and t["display_name"] and result != "rejected":
             response["attendee"] = {"display_name": t["display_name"], "language": t["language"]}

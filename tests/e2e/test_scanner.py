@@ -17,16 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, Route, async_playwright, expect
+from playwright.async_api import Browser, Route, async_playwright, expect
 
 from tests.e2e.browser import CHROMIUM_ARGS, chromium, phone, require_chromium, screenshot
 from tests.e2e.scanner_support.camera import write_ticket_video
+from tests.e2e.scanner_support.page import (
+    SYNC_TIMEOUT_MS,
+    TIMEOUT_MS,
+    Watch,
+    dismiss,
+    manual_scan,
+    offline_ready,
+    paired_scanner,
+    result_shown,
+)
 from tests.e2e.scanner_support.stack import Stack, running_stack
-
-# Generous limits for waiting on conditions: the CI machine (2 cores) may be busy, and a
-# service worker installs by fetching the whole app.
-TIMEOUT_MS = 30_000
-SYNC_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(autouse=True)
@@ -52,61 +57,6 @@ async def browser() -> AsyncIterator[Browser]:
         yield b
 
 
-class Watch:
-    """Script errors and refused loads (the CSP forbids inline code) on a page."""
-
-    def __init__(self, page: Page) -> None:
-        self.problems: list[str] = []
-        page.on("pageerror", lambda e: self.problems.append(f"error: {e}"))
-        page.on(
-            "console",
-            lambda m: (
-                self.problems.append(f"console: {m.text}")
-                if m.type == "error" and "Refused to" in m.text
-                else None
-            ),
-        )
-
-
-async def paired_scanner(stack: Stack, page: Page, slug: str, place: str) -> dict[str, Any]:
-    """Open the organizer's pairing link on the phone and wait for the scanner."""
-    page.set_default_timeout(TIMEOUT_MS)
-    pairing = await stack.pairing(slug, place)
-    assert pairing["pairing_url"].startswith(stack.base + "/scan/pair?code=")
-    await page.goto(pairing["pairing_url"])
-    await page.wait_for_url(f"{stack.base}/scan/")
-    await expect(page.locator("#scanner")).to_be_visible()
-    await stack.device_known(pairing["device_id"])
-    return pairing
-
-
-async def manual_scan(page: Page, text: str) -> None:
-    await page.fill("#manual-code", text)
-    await page.press("#manual-code", "Enter")
-
-
-async def result_shown(page: Page, result: str, provisional: bool = False) -> None:
-    box = page.locator("#result")
-    await expect(box).to_be_visible()
-    await expect(box).to_have_attribute("data-result", result)
-    await expect(box).to_have_attribute("data-provisional", "1" if provisional else "0")
-
-
-async def dismiss(page: Page) -> None:
-    await page.locator("#result").click()
-    await expect(page.locator("#result")).to_be_hidden()
-
-
-async def offline_ready(page: Page) -> None:
-    """The service worker controls the page and the phone holds the keys and the event."""
-    await page.wait_for_function(
-        "() => navigator.serviceWorker.controller !== null", timeout=SYNC_TIMEOUT_MS
-    )
-    await page.wait_for_function(
-        "() => ['keys', 'event'].every((k) => localStorage.getItem('tomoni.scan.' + k))"
-    )
-
-
 async def test_pairing_link_then_manual_scans_are_green_amber_and_red(
     stack: Stack, browser: Browser
 ) -> None:
@@ -130,6 +80,8 @@ async def test_pairing_link_then_manual_scans_are_green_amber_and_red(
         # The volunteer sees the event and the gate, in the phone's language at first.
         await expect(page.locator("#event-title")).to_have_text("多文化ふれあいフェスタ")
         await expect(page.locator("#gate")).to_have_text("入口：east")
+        await expect(page.locator("#mode-name")).to_have_text("入口の受付")
+        await expect(page.locator("#show-code")).to_be_hidden()
         await expect(page.locator("#mode-in")).to_have_attribute("aria-pressed", "true")
         await screenshot(page, "scanner-ready-ja")
 
@@ -363,6 +315,8 @@ async def test_the_app_shell_strings_and_worker_are_served_for_offline_use(stack
     for url in [*config["assets"], *config["optional"]]:  # every file kept is really there
         assert (await client.get(url)).status == 200, url
     assert any("/vendor/jsqr-" in url and "?v=" in url for url in config["assets"])
+    # The booth tablet's QR code generator is kept for offline use too.
+    assert any("/vendor/qrcode-generator-" in url and "?v=" in url for url in config["assets"])
 
     strings = await (await client.get("/scan/i18n/th.json")).json()
     assert strings["strings"]["ENTRY"] == "เข้า"

@@ -1,4 +1,7 @@
-"""The volunteer scanner app (entrance mode), served under ``/scan/``.
+"""The volunteer scanner app, served under ``/scan/``, in the mode of the phone's pairing:
+an entrance gate (scans to checkin), a stamp rally booth or the rally's prize desk (scans
+to stamprally's ``/api/stamprally/stamps`` and ``/redemptions``; a booth can also show
+its rotating self-service code as a QR code, drawn by the vendored qrcode-generator).
 
 Volunteers scan tickets with their own phones on crowded mobile networks, so the app is
 a server-rendered shell plus plain JavaScript files (``static/scan/``) that:
@@ -6,7 +9,8 @@ a server-rendered shell plus plain JavaScript files (``static/scan/``) that:
 * pair the phone with a code from the organizers (``/scan/pair?code=…``);
 * decode QR codes from the rear camera (jsQR, or BarcodeDetector where present);
 * verify a ticket's signature on the phone (WebCrypto Ed25519) and keep a queue of
-  scans in IndexedDB, so a gate keeps working with no network and syncs later;
+  scans in IndexedDB, so a gate or a booth keeps working with no network and syncs
+  later (the prize desk works online only: a prize must not be given twice);
 * load with no network once visited (the service worker at ``/scan/sw.js``).
 
 UI text lives in the catalogs under ``services/checkin/locale`` (domain ``messages``);
@@ -31,5 +35,5 @@ def page_routes() -> list[Route]:
         Route(
             "GET", "/scan/i18n/{lang}.json", views.ui_strings, "Scanner strings", public_api=False
         ),
-        Route("GET", "/scan/event.json", views.event_info, "The gate's event", public_api=False),
+        Route("GET", "/scan/event.json", views.event_info, "The scanner's event", public_api=False),
     ]

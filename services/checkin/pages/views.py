@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.checkin import repository, service
-from services.checkin.handlers import device_of, rt_of
+from services.checkin.handlers import SCANNER_ROLES, device_of, rt_of
 from shared.http import json_response, request_language
 from shared.i18n import LANGUAGE_NAMES, LANGUAGES, normalize, translator
 
@@ -40,12 +40,15 @@ _CACHED_SUFFIXES = (".js", ".css", ".svg", ".png", ".webmanifest")
 COMMON_SCRIPTS = ("common.js", "i18n.js")
 SCANNER_SCRIPTS = (
     "vendor/jsqr-1.4.0.min.js",
+    "vendor/qrcode-generator-2.0.4.min.js",
     "store.js",
     "ticket.js",
     "feedback.js",
     "camera.js",
     "sync.js",
+    "rally.js",
     "result.js",
+    "boothcode.js",
     "scanner.js",
 )
 PAIR_SCRIPTS = ("pair.js",)
@@ -220,11 +223,12 @@ async def service_worker(request: web.Request) -> web.StreamResponse:
     )
 
 
-# -- the gate's event -------------------------------------------------------------------
+# -- the scanner's event ----------------------------------------------------------------
 async def event_info(request: web.Request) -> web.StreamResponse:
     """What the scanner shows and needs offline about its event: the title, the time zone
-    (for "first entered at"), and each category's title and re-entry rule."""
-    device = await device_of(request)
+    (for "first entered at"), and each category's title and re-entry rule. For gates,
+    booths and the prize desk alike."""
+    device = await device_of(request, SCANNER_ROLES)
     pool = rt_of(request).pool
     event = await repository.get_event(pool, device.event)
     # Read-only lookup of checkin's own read model for this page.

@@ -1,5 +1,6 @@
-"""Registration and checkin on ONE origin, as ``tomoni up`` composes them: the scanner
-page calls ``/api/registration/devices/pair`` and ``/api/checkin/…`` on its own host.
+"""Registration and checkin (and, for the stamp rally's modes, stamprally) on ONE origin,
+as ``tomoni up`` composes them: the scanner page calls ``/api/registration/devices/pair``,
+``/api/checkin/…`` and ``/api/stamprally/…`` on its own host.
 
 The port is chosen first so that registration's ``public_url`` (and so the organizer's
 pairing link) names the real test server.
@@ -23,6 +24,8 @@ from services.checkin.app import create_app as checkin_app
 from services.checkin.settings import CheckinSettings
 from services.registration.app import create_app as registration_app
 from services.registration.settings import RegistrationSettings
+from services.stamprally.app import create_app as stamprally_app
+from services.stamprally.settings import StamprallySettings
 from shared.compose import compose
 from shared.embedded import free_port
 from shared.openapi import Handler
@@ -31,6 +34,7 @@ from tests.integration.regfixtures import ADMIN, new_slug
 
 REG = "/api/registration"
 CHK = "/api/checkin"
+RALLY = "/api/stamprally"
 BUS_TIMEOUT = 15
 
 
@@ -41,6 +45,8 @@ class Stack:
     admin: dict[str, str]
     # Every path the server was asked for, in order: shows what a phone "offline" sent.
     hits: list[str]
+    # Whether stamprally runs too (running_stack(..., stamprally=True)).
+    stamprally: bool = False
 
     @property
     def base(self) -> str:
@@ -99,13 +105,56 @@ class Stack:
         )
         return ticket
 
-    async def pairing(self, slug: str, place: str) -> dict[str, Any]:
-        """An organizer's pairing for a gate: {device_id, pairing_code, pairing_url, …}."""
+    async def pairing(self, slug: str, place: str, role: str = "gate") -> dict[str, Any]:
+        """An organizer's pairing for a gate (or a booth, or the prize desk):
+        {device_id, pairing_code, pairing_url, …}."""
         return await self.post(
             f"{REG}/events/{slug}/devices",
-            {"role": "gate", "place": place, "label": f"{place} gate"},
+            {"role": role, "place": place, "label": f"{place} {role}"},
             headers=self.admin,
         )
+
+    async def rally(
+        self,
+        slug: str,
+        booths: dict[str, tuple[str, str]],
+        prizes: dict[str, tuple[str, str]],
+        min_stamps: int = 2,
+        stock: int = 5,
+    ) -> dict[str, Any]:
+        """The event's stamp rally, set up by the organizer once stamprally knows the
+        event: ``booths`` and ``prizes`` map codes to (ja, en) names."""
+        await self.known("SELECT true FROM stamprally.events WHERE slug = $1", slug)
+        return await self.post(
+            f"{RALLY}/events/{slug}/rally",
+            {
+                "title": {"ja": "スタンプラリー", "en": "Stamp rally"},
+                "min_stamps": min_stamps,
+                "booths": [
+                    {"code": code, "name": {"ja": ja, "en": en}, "kind": "country"}
+                    for code, (ja, en) in booths.items()
+                ],
+                "prizes": [
+                    {"code": code, "name": {"ja": ja, "en": en}, "stock": stock}
+                    for code, (ja, en) in prizes.items()
+                ],
+            },
+            headers=self.admin,
+        )
+
+    async def rally_knows(
+        self, *, device_id: str | None = None, ticket_id: str | None = None
+    ) -> None:
+        """Wait until stamprally has heard of a device's pairing or a ticket over the bus."""
+        if device_id is not None:
+            await self.known(
+                "SELECT true FROM stamprally.devices WHERE id = $1", uuid.UUID(device_id)
+            )
+        if ticket_id is not None:
+            await self.known(
+                "SELECT true FROM stamprally.tickets WHERE id = $1 AND display_name IS NOT NULL",
+                uuid.UUID(ticket_id),
+            )
 
     async def known(self, sql: str, *args: Any) -> Any:
         return await wait_until(
@@ -121,10 +170,14 @@ class Stack:
             return r.status == 200 and bool((await r.json())["keys"])
 
         await wait_until(keys, timeout=BUS_TIMEOUT, message="checkin's copy of the keys")
+        if self.stamprally:
+            await self.known("SELECT true FROM stamprally.public_keys LIMIT 1")
 
 
 @asynccontextmanager
-async def running_stack(make_settings: Any, database_url: str, tmp: Path) -> AsyncIterator[Stack]:
+async def running_stack(
+    make_settings: Any, database_url: str, tmp: Path, *, stamprally: bool = False
+) -> AsyncIterator[Stack]:
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     registration = registration_app(
@@ -139,7 +192,12 @@ async def running_stack(make_settings: Any, database_url: str, tmp: Path) -> Asy
         )
     )
     checkin = checkin_app(make_settings(CheckinSettings, rate_limit=False, public_url=public))
-    root = compose([registration, checkin], max_body_bytes=1024 * 1024)
+    apps = [registration, checkin]
+    if stamprally:
+        apps.append(
+            stamprally_app(make_settings(StamprallySettings, rate_limit=False, public_url=public))
+        )
+    root = compose(apps, max_body_bytes=1024 * 1024)
     hits: list[str] = []
 
     @web.middleware
@@ -154,7 +212,7 @@ async def running_stack(make_settings: Any, database_url: str, tmp: Path) -> Asy
     try:
         r = await client.post(f"{REG}/auth/login", json={"email": ADMIN[0], "password": ADMIN[1]})
         admin = {"Authorization": f"Bearer {(await r.json())['token']}"}
-        stack = Stack(client=client, db=db, admin=admin, hits=hits)
+        stack = Stack(client=client, db=db, admin=admin, hits=hits, stamprally=stamprally)
         await stack.keys_published()
         yield stack
     finally:

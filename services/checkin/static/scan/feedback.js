@@ -1,6 +1,10 @@
 /* A short sound and a vibration for each answer, different enough to tell apart without
  * looking: admitted = two rising beeps, already admitted = three level beeps, rejected =
- * one long low buzz. WebAudio oscillators only (no audio files); phones allow sound only
+ * one long low buzz. The stamp rally's answers sound the same way by colour (stamped like
+ * admitted, already stamped / already given / not complete like already admitted, no
+ * prizes left like rejected), with their own for the moments that matter: a completed
+ * card (three rising beeps), a prize to give (a rising run of four), and no network at
+ * the prize desk (two low beeps). WebAudio oscillators only (no audio files); phones allow sound only
  * after a tap, so unlock() is called from the page's first touch. */
 "use strict";
 (function () {
@@ -13,13 +17,32 @@
     exited: { wave: "sine", notes: [[1320, 0, 0.12], [880, 0.14, 0.16]] },
     already_admitted: { wave: "triangle", notes: [[660, 0, 0.1], [660, 0.16, 0.1], [660, 0.32, 0.1]] },
     rejected: { wave: "square", notes: [[196, 0, 0.5]] },
+    completed: { wave: "sine", notes: [[880, 0, 0.12], [1108, 0.14, 0.12], [1320, 0.28, 0.22]] },
+    redeemed: {
+      wave: "sine",
+      notes: [[660, 0, 0.1], [880, 0.12, 0.1], [1108, 0.24, 0.1], [1320, 0.36, 0.24]],
+    },
+    network_needed: { wave: "triangle", notes: [[330, 0, 0.18], [262, 0.24, 0.28]] },
   };
+  TONES.stamped = TONES.admitted;
+  TONES.already_stamped = TONES.already_admitted;
+  TONES.already_redeemed = TONES.already_admitted;
+  TONES.not_completed = TONES.already_admitted;
+  TONES.out_of_stock = TONES.rejected;
   const VIBRATION = {
     admitted: [80],
     exited: [60],
     already_admitted: [90, 80, 90, 80, 90],
     rejected: [400, 120, 400],
+    completed: [80, 60, 80, 60, 200],
+    redeemed: [80, 60, 80, 60, 80, 60, 250],
+    network_needed: [200, 150, 200],
   };
+  VIBRATION.stamped = VIBRATION.admitted;
+  VIBRATION.already_stamped = VIBRATION.already_admitted;
+  VIBRATION.already_redeemed = VIBRATION.already_admitted;
+  VIBRATION.not_completed = VIBRATION.already_admitted;
+  VIBRATION.out_of_stock = VIBRATION.rejected;
 
   function unlock() {
     try {

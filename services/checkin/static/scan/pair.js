@@ -30,8 +30,9 @@
     try {
       const r = await T.api("POST", PAIR_URL, { pairing_code: clean }, null, 15000);
       if (r.status === 200 && r.body && r.body.device_token) {
-        if (r.body.role !== "gate") {
-          status(T.t("This code is not for an entrance gate."), "error");
+        // The same app scans at an entrance, at a stamp rally booth and at the prize desk.
+        if (!["gate", "booth", "prize_desk"].includes(r.body.role)) {
+          status(T.t("This code is not for this scanner."), "error");
           return;
         }
         T.settings.set("device", {

@@ -1,7 +1,10 @@
 /* The answer, full screen, readable at arm's length: GREEN admitted (name, party size,
  * category, the attendee's language, so the volunteer can greet them), AMBER already
- * admitted (when and where), RED rejected (why). An answer decided on the phone alone
- * says so ("checked offline"). A tap or ~2 seconds dismisses it. */
+ * admitted (when and where), RED rejected (why). The stamp rally's answers (rally.js)
+ * use the same colours: GREEN stamped / give this prize, AMBER already stamped, already
+ * given, card not complete, RED rejected / no prizes left; GREY when the prize desk has
+ * no network. An answer decided on the phone alone says so ("checked offline"). A tap
+ * or a few seconds dismisses it. */
 "use strict";
 (function () {
   const T = (window.Tomoni = window.Tomoni || {});
@@ -11,7 +14,9 @@
     warn: "M50 18 L50 58 M50 76 L50 80",
     no: "M26 26 L74 74 M74 26 L26 74",
   };
-  const SHOW_MS = { green: 2000, amber: 3000, red: 3000 };
+  const SHOW_MS = { green: 2000, amber: 3000, red: 3000, grey: 4000 };
+  // Answers that ask the volunteer to do something stay longer (a tap still dismisses).
+  const LONGER_MS = { redeemed: 5000, completed: 4000 };
 
   let timer = null;
   let onHidden = null;
@@ -76,23 +81,41 @@
     if (onHidden) onHidden();
   }
 
+  /* The stamp rally's answers (booth and prize desk): their own titles and details. */
+  function showRally(answer, opts, dl) {
+    T.$("result-title").textContent = T.rally.title(answer, opts);
+    const note = T.$("result-note");
+    note.textContent = T.rally.note(answer);
+    note.hidden = !note.textContent;
+    const zone = opts.event && opts.event.timezone;
+    for (const [label, value] of T.rally.details(answer, zone)) detail(dl, label, value);
+  }
+
   /* Show an answer. `info`: {provisional, unverified, scanId, quiet (no sound),
-   * event: {categories, timezone}}. */
+   * rally (a booth's or prize desk's answer), event: {categories, timezone}}. */
   function show(answer, info) {
     const opts = info || {};
     const box = T.$("result");
-    const c = colour(answer.result);
+    const rally = !!(opts.rally && T.rally);
+    const c = rally ? T.rally.colour(answer) : colour(answer.result);
     box.className = `result result-${c} result-${answer.result}`;
     box.dataset.result = answer.result;
     box.dataset.provisional = opts.provisional ? "1" : "0";
-    T.$("result-icon").replaceChildren(icon(c === "green" ? "ok" : c === "amber" ? "warn" : "no"));
-    T.$("result-title").textContent = T.i18n.result(answer.reason || answer.result, answer.message);
+    T.$("result-icon").replaceChildren(icon(c === "green" ? "ok" : c === "red" ? "no" : "warn"));
 
     const attendee = answer.result === "rejected" ? null : answer.attendee;
     T.$("result-name").textContent = (attendee && attendee.display_name) || "";
     const dl = T.$("result-details");
     dl.replaceChildren();
-    if (attendee) {
+    const note = T.$("result-note");
+    note.hidden = true;
+    note.textContent = "";
+    if (rally) {
+      showRally(answer, opts, dl);
+    } else {
+      T.$("result-title").textContent = T.i18n.result(answer.reason || answer.result, answer.message);
+    }
+    if (attendee && !rally) {
       const cats = (opts.event && opts.event.categories) || {};
       const cat = cats[attendee.category];
       detail(dl, T.t("People"), attendee.party_size);
@@ -111,9 +134,10 @@
     shownScan = opts.scanId || null;
     box.hidden = false;
     document.body.classList.add("showing-result");
-    if (!opts.quiet) T.feedback.signal(answer.result);
+    const sound = rally ? T.rally.sound(answer) : answer.result;
+    if (!opts.quiet) T.feedback.signal(sound);
     clearTimeout(timer);
-    timer = setTimeout(hide, SHOW_MS[c]);
+    timer = setTimeout(hide, LONGER_MS[sound] || SHOW_MS[c]);
   }
 
   function init(hiddenHandler) {
@@ -128,5 +152,5 @@
     });
   }
 
-  T.result = { init, show, hide, pick, showing: () => shownScan };
+  T.result = { init, show, hide, pick, when, showing: () => shownScan };
 })();

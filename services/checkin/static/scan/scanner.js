@@ -1,10 +1,16 @@
-/* The entrance scanner page: wires the camera, the manual field, the ENTRY/EXIT switch,
- * the offline check and the queue together.
+/* The scanner page: wires the camera, the manual field, the ENTRY/EXIT switch, the
+ * offline check and the queue together, in the mode of the phone's pairing (its role):
  *
- * A scan: check it on the phone (ticket.js) → queue it (store.js) → send it at once when
- * online (sync.js). The server's answer is shown if it comes within ANSWER_WITHIN_MS;
- * otherwise the phone's own answer is shown at once, marked "checked offline", and the
- * server's, if it comes while the answer is still on screen, replaces it. */
+ *   gate       – entrance: ENTRY/EXIT, scans to /api/checkin/scans;
+ *   booth      – stamp rally booth: scans stamp cards (rally.js), and the booth's
+ *                self-service code can be shown instead (boothcode.js);
+ *   prize_desk – stamp rally goal: scans hand out prizes, online only (rally.js).
+ *
+ * A gate's or booth's scan: check it on the phone (ticket.js) → queue it (store.js) →
+ * send it at once when online (sync.js). The server's answer is shown if it comes within
+ * ANSWER_WITHIN_MS; otherwise the phone's own answer is shown at once, marked "checked
+ * offline", and the server's, if it comes while the answer is still on screen, replaces
+ * it. A prize desk's scan waits for the server's answer, or says the network is needed. */
 "use strict";
 (function () {
   const T = (window.Tomoni = window.Tomoni || {});
@@ -18,6 +24,12 @@
 
   const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const online = () => navigator.onLine !== false;
+  const ROLES = ["gate", "booth", "prize_desk"];
+  /* The phone's mode: its pairing's role (pairings made before there were roles: gate). */
+  const role = () => {
+    const d = T.device();
+    return d && ROLES.includes(d.role) ? d.role : "gate";
+  };
 
   function eventInfo() {
     const d = T.device();
@@ -38,14 +50,26 @@
     const info = eventInfo();
     const title = T.result.pick(d.event_title || info.title) || d.event;
     T.$("event-title").textContent = title;
-    T.$("gate").textContent = T.t("Gate: %(place)s", { place: d.place });
-    document.title = `${title} · ${d.place}`;
+    let place;
+    if (role() === "booth") {
+      place = T.t("Booth: %(place)s", { place: T.rally.boothLabel(d.place) });
+      T.i18n.setText(T.$("mode-name"), "Stamp rally: stamps");
+    } else if (role() === "prize_desk") {
+      place = T.t("Prize desk");
+      T.i18n.setText(T.$("mode-name"), "Stamp rally: prizes");
+    } else {
+      place = T.t("Gate: %(place)s", { place: d.place });
+      T.i18n.setText(T.$("mode-name"), "Entrance check");
+    }
+    T.$("gate").textContent = place;
+    document.title = `${title} · ${place}`;
   }
 
   function renderNet() {
     const net = T.$("net");
     const on = online();
     if (on) T.i18n.setText(net, "Online");
+    else if (role() === "prize_desk") T.i18n.setText(net, "Offline: prizes need the network");
     else T.i18n.setText(net, "Offline: scans are saved on this phone");
     net.className = on ? "net online" : "net offline";
     document.body.classList.toggle("is-offline", !on);
@@ -95,6 +119,7 @@
         if (r.status === 200 && r.body && r.body.event === d.event) T.settings.set("event", r.body);
       }),
     ];
+    if (role() !== "gate") jobs.push(T.rally.refresh(d));
     await Promise.all(jobs.map((j) => j.catch(() => null)));
     renderHeader();
   }
@@ -119,7 +144,13 @@
     const d = T.device() || {};
     const rec = Object.assign({ ticket_id: p.ticketId }, before);
     if (answer.attendee) rec.attendee = answer.attendee;
-    if (answer.result === "admitted") {
+    if (scan.kind === "stamp") {
+      // The booths that stamped this card on this phone: a second offline scan is amber.
+      if (answer.result !== "stamped" && answer.result !== "already_stamped") return;
+      const booths = new Set(Array.isArray(before.booths) ? before.booths : []);
+      booths.add(scan.place);
+      rec.booths = Array.from(booths);
+    } else if (answer.result === "admitted") {
       Object.assign(rec, { inside: true, first_at: before.first_at || scan.scanned_at, first_gate: before.first_gate || d.place });
     } else if (answer.result === "already_admitted") {
       Object.assign(rec, { inside: true, first_at: answer.first_at || before.first_at, first_gate: answer.first_gate || before.first_gate });
@@ -150,63 +181,93 @@
     const d = T.device();
     if (!d) return;
     const text = clean(raw, source);
+    const rally = role() !== "gate";
     busy = true;
     T.camera.pause();
     if (!text) {
       // Nothing typed: certainly not a ticket, and not a scan worth keeping.
-      T.result.show({ result: "rejected", reason: "invalid_signature" }, {});
+      T.result.show({ result: "rejected", reason: "invalid_signature" }, { rally });
       return;
     }
     try {
-      const scan = {
-        client_scan_id: T.uuid(),
-        qr_text: text.slice(0, MAX_QR_TEXT),
-        direction,
-        scanned_at: new Date().toISOString(),
-        token: d.token,
-      };
-      const local = await T.ticket.check(text, {
-        keys: T.settings.get("keys", []),
-        event: d.event,
-        revoked,
-        direction,
-        categories: eventInfo().categories,
-      });
-      try {
-        await T.store.enqueue(scan);
-      } catch (e) {
-        /* storage failed: it is still sent now, just not kept */
-      }
-      T.sync.refreshCount();
-      const info = { scanId: scan.client_scan_id, event: eventInfo() };
-      let answer = null;
-      if (online() && !T.sync.isBlocked()) {
-        const sent = T.sync.submit(scan).catch(() => null);
-        answer = await Promise.race([sent, wait(ANSWER_WITHIN_MS).then(() => null)]);
-        if (!answer) {
-          // The server's answer came late: it replaces the phone's while still shown
-          // (a new sound only if it differs).
-          sent.then((late) => {
-            if (late && T.result.showing() === scan.client_scan_id) {
-              const quiet = late.result === local.result;
-              T.result.show(late, Object.assign({}, info, { quiet }));
-            }
-          });
-        }
-      }
-      if (answer) {
-        T.result.show(answer, info);
-      } else {
-        const mine = { result: local.result, reason: local.reason, attendee: local.attendee };
-        if (local.result === "already_admitted") {
-          Object.assign(mine, { first_at: local.first_at, first_gate: local.first_gate });
-        }
-        T.result.show(mine, Object.assign({}, info, { provisional: true, unverified: local.unverified }));
-        await remember(scan, mine);
-      }
+      if (role() === "prize_desk") await redeem(d, text.slice(0, MAX_QR_TEXT));
+      else await checkAndQueue(d, text);
     } catch (e) {
       // Never leave the volunteer with a frozen screen.
-      T.result.show({ result: "rejected", reason: "invalid_signature" }, { provisional: true });
+      T.result.show({ result: "rejected", reason: "invalid_signature" }, { provisional: true, rally });
+    }
+  }
+
+  /* The prize desk: the server's answer or nothing (a prize is never given offline). */
+  async function redeem(d, text) {
+    const info = { rally: true, event: eventInfo() };
+    if (!online()) {
+      T.result.show({ result: "network_needed" }, info);
+      return;
+    }
+    const sent = await T.rally.redeem(text, d.token);
+    if (sent.answer) {
+      T.result.show(sent.answer, info);
+      return;
+    }
+    if (sent.status === 401 || sent.status === 403) {
+      notice(T.t("This phone's pairing has ended. Ask the organizers for a new pairing code."));
+    }
+    if (sent.status) T.result.show({ result: "rejected", reason: "request_refused" }, info);
+    else T.result.show({ result: "network_needed" }, info);
+  }
+
+  /* A gate's or a booth's scan: checked on the phone, queued, sent. */
+  async function checkAndQueue(d, text) {
+    const booth = role() === "booth";
+    const scan = {
+      client_scan_id: T.uuid(),
+      qr_text: text.slice(0, MAX_QR_TEXT),
+      scanned_at: new Date().toISOString(),
+      token: d.token,
+    };
+    if (booth) Object.assign(scan, { kind: "stamp", place: d.place });
+    else scan.direction = direction;
+    const local = await T.ticket.check(text, {
+      keys: T.settings.get("keys", []),
+      event: d.event,
+      revoked,
+      direction: booth ? "in" : direction,
+      categories: eventInfo().categories,
+      role: role(),
+      place: d.place,
+    });
+    try {
+      await T.store.enqueue(scan);
+    } catch (e) {
+      /* storage failed: it is still sent now, just not kept */
+    }
+    T.sync.refreshCount();
+    const info = { scanId: scan.client_scan_id, event: eventInfo(), rally: booth };
+    let answer = null;
+    if (online() && !T.sync.isBlocked()) {
+      const sent = T.sync.submit(scan).catch(() => null);
+      answer = await Promise.race([sent, wait(ANSWER_WITHIN_MS).then(() => null)]);
+      if (!answer) {
+        // The server's answer came late: it replaces the phone's while still shown
+        // (a new sound only if it differs).
+        sent.then((late) => {
+          if (late && T.result.showing() === scan.client_scan_id) {
+            const quiet = late.result === local.result;
+            T.result.show(late, Object.assign({}, info, { quiet }));
+          }
+        });
+      }
+    }
+    if (answer) {
+      T.result.show(answer, info);
+    } else {
+      const mine = { result: local.result, reason: local.reason, attendee: local.attendee };
+      if (local.result === "already_admitted") {
+        Object.assign(mine, { first_at: local.first_at, first_gate: local.first_gate });
+      }
+      T.result.show(mine, Object.assign({}, info, { provisional: true, unverified: local.unverified }));
+      await remember(scan, mine);
     }
   }
 
@@ -240,15 +301,39 @@
     return ok;
   }
 
+  function stopCamera() {
+    T.camera.stop();
+    document.body.classList.remove("camera-on");
+    T.$("camera-off").hidden = false;
+  }
+
   /* A phone in a pocket does not film: the camera stops while the page is hidden. */
   let cameraWanted = false;
   function onVisibility() {
+    if (T.boothCode.isOpen()) return; // the code screen looks after itself
     if (document.hidden) {
       cameraWanted = T.camera.running();
       T.camera.stop();
     } else if (cameraWanted) {
       startCamera();
     }
+  }
+
+  // -- a booth's self-service code -----------------------------------------------------------
+  /* The booth tablet shows its rotating code for attendees to scan with their stamp card
+   * page; the camera rests meanwhile. */
+  function showBoothCode() {
+    T.result.hide();
+    stopCamera();
+    T.$("scanner").hidden = true;
+    T.boothCode.open(T.device());
+    keepAwake();
+  }
+
+  function backToScanning() {
+    T.boothCode.close();
+    T.$("scanner").hidden = false;
+    startCamera();
   }
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -258,7 +343,10 @@
       return;
     }
     T.$("scanner").hidden = false;
-    setDirection(T.settings.get("direction", "in"));
+    document.body.classList.add(`role-${role()}`);
+    // Only an entrance has ENTRY and EXIT; a booth and the prize desk always scan "in".
+    if (role() === "gate") setDirection(T.settings.get("direction", "in"));
+    T.$("show-code").hidden = role() !== "booth";
     loadRevoked();
     renderHeader();
     renderNet();
@@ -269,6 +357,8 @@
 
     T.$("mode-in").addEventListener("click", () => setDirection("in"));
     T.$("mode-out").addEventListener("click", () => setDirection("out"));
+    T.$("show-code").addEventListener("click", showBoothCode);
+    T.$("code-back").addEventListener("click", backToScanning);
     T.$("manual").addEventListener("submit", (e) => {
       e.preventDefault();
       const input = T.$("manual-code");
@@ -288,6 +378,7 @@
       renderHeader();
       renderNet();
       T.sync.refreshCount();
+      T.boothCode.render();
     });
 
     T.sync.start({

@@ -5,7 +5,11 @@
  * never loses one. A scan is first sent on its own (POST /api/checkin/scans), retried
  * with the SAME client_scan_id on a network error (the server answers a repeated id with
  * its first answer and changes nothing); whatever is still queued is synced in batches of
- * at most 500 (POST /api/checkin/scans/batch) when the network is back. */
+ * at most 500 (POST /api/checkin/scans/batch) when the network is back.
+ *
+ * A booth's stamps (kind "stamp", rally.js) wait in the same queue and go to
+ * POST /api/stamprally/stamps, one by one (there is no batch for stamps; the same
+ * client_scan_id again is answered with the first answer there too). */
 "use strict";
 (function () {
   const T = (window.Tomoni = window.Tomoni || {});
@@ -29,8 +33,12 @@
   const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const online = () => navigator.onLine !== false;
 
+  const isStamp = (scan) => scan.kind === "stamp";
+  const urlOf = (scan) => (isStamp(scan) ? T.rally.STAMP_URL : SCAN_URL);
+
   /* What the API takes: exactly these fields (it refuses unknown ones). */
   function body(scan) {
+    if (isStamp(scan)) return T.rally.stampBody(scan);
     const b = { client_scan_id: scan.client_scan_id, qr_text: scan.qr_text, direction: scan.direction };
     if (scan.scanned_at) b.scanned_at = scan.scanned_at;
     return b;
@@ -76,7 +84,7 @@
    * wrong is its clock (scanned_at too far ahead): send it once without; else keep the
    * scan aside. Resolves the answer or null. */
   async function repair(scan) {
-    if (scan.scanned_at) {
+    if (scan.scanned_at && !isStamp(scan)) {
       const fixed = Object.assign({}, scan, { scanned_at: null, clock_fixed: true });
       await T.store.update(fixed);
       try {
@@ -94,46 +102,53 @@
     return null;
   }
 
-  /* Send one queued scan now. Resolves the server's answer, or null when there was none
-   * (the scan stays queued for the batch sync). */
-  async function submit(scan) {
+  /* Send one queued scan now: {answer, gone}. `answer` is the server's, or null when
+   * there was none; `gone` says the scan left the queue (answered, or kept aside). */
+  async function send(scan) {
     const id = scan.client_scan_id;
-    if (inflight.has(id)) return null;
+    if (inflight.has(id)) return { answer: null, gone: false };
     inflight.add(id);
     try {
       for (const delay of RETRIES) {
         if (delay) await wait(delay);
-        if (!online() || authBlocked === scan.token) return null;
+        if (!online() || authBlocked === scan.token) return { answer: null, gone: false };
         let r;
         try {
-          r = await T.api("POST", SCAN_URL, body(scan), scan.token, SINGLE_TIMEOUT_MS);
+          r = await T.api("POST", urlOf(scan), body(scan), scan.token, SINGLE_TIMEOUT_MS);
         } catch (e) {
           continue; // no answer: the same id again
         }
         if (r.status === 200 && r.body && r.body.result) {
           await answered(scan, r.body);
-          return r.body;
+          return { answer: r.body, gone: true };
         }
         if (r.status === 401 || r.status === 403) {
-          await refused(scan.token, [scan], r.status);
-          return null;
+          return { answer: null, gone: await refused(scan.token, [scan], r.status) };
         }
-        if (r.status === 400 || r.status === 422) return await repair(scan);
+        if (r.status === 400 || r.status === 422) {
+          const answer = await repair(scan);
+          return { answer, gone: true };
+        }
         // 413/429/5xx: wait and try again
       }
-      return null;
+      return { answer: null, gone: false };
     } finally {
       inflight.delete(id);
       refreshCount();
     }
   }
 
+  /* Send one queued scan now. Resolves the server's answer, or null when there was none
+   * (the scan stays queued for the sync). */
+  const submit = (scan) => send(scan).then((sent) => sent.answer);
+
   function backoff() {
     failures = Math.min(failures + 1, 6);
     retryAt = Date.now() + Math.min(30000, 1000 * 2 ** failures);
   }
 
-  /* Sync everything queued, oldest first, in batches of one pairing's scans. */
+  /* Sync everything queued, oldest first, in batches of one pairing's scans (a booth's
+   * stamps one by one). */
   async function run() {
     if (running || !online() || Date.now() < retryAt) return;
     running = true;
@@ -143,11 +158,33 @@
           (s) => !inflight.has(s.client_scan_id)
         );
         const token = queued.length ? queued[0].token : null;
-        const batch = queued.filter((s) => s.token === token).slice(0, MAX_BATCH);
+        const stamps = queued.length > 0 && isStamp(queued[0]);
+        // The oldest scans of one pairing and one kind.
+        const batch = queued
+          .filter((s) => s.token === token && isStamp(s) === stamps)
+          .slice(0, MAX_BATCH);
         if (!batch.length) break;
         if (authBlocked && token === authBlocked) {
           if (token === currentToken()) break; // waiting for the volunteer to pair again
           await T.store.fail(batch, "pairing_ended");
+          continue;
+        }
+        if (stamps) {
+          // No batch for stamps: each on its own, oldest first; stop at the first that
+          // gets no answer (the network is gone again) and try later.
+          let stalled = false;
+          for (const scan of batch) {
+            const sent = await send(scan); // its answer goes to hooks.onAnswer
+            if (!sent.gone) {
+              stalled = true;
+              break;
+            }
+          }
+          if (stalled) {
+            if (!authBlocked) backoff();
+            break;
+          }
+          failures = 0;
           continue;
         }
         let r;

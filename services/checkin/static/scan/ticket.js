@@ -102,7 +102,9 @@
   }
 
   /* Check a scan with what the phone knows. `ctx`: {keys, event, revoked: Set, direction,
-   * categories?: {code: {reentry}}}. Resolves {result, reason?, ticketId?, unverified?, first_at?, first_gate?}. */
+   * categories?: {code: {reentry}}, role?, place?}. Resolves {result, reason?, ticketId?,
+   * unverified?, first_at?, first_gate?}. A booth (role "booth") gets the same checks of
+   * the ticket, then "stamped", or "already_stamped" when this phone stamped it before. */
   async function check(text, ctx) {
     try {
       const p = parse(text);
@@ -130,6 +132,13 @@
       }
       const seen = await T.store.seen(p.ticketId).catch(() => null);
       const base = { ticketId: p.ticketId, unverified };
+      if (ctx.role === "booth") {
+        const here = !!(seen && Array.isArray(seen.booths) && seen.booths.includes(ctx.place));
+        return Object.assign(base, {
+          result: here ? "already_stamped" : "stamped",
+          attendee: seen && seen.attendee,
+        });
+      }
       if (ctx.direction === "out") {
         return Object.assign(base, { result: "exited" });
       }
