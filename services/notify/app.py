@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.notify import dispatch, routes
+from services.notify import dispatch, routes, service
 from services.notify.events import CONSUMERS
 from services.notify.pages import STATIC_PREFIX
 from services.notify.settings import NotifySettings
@@ -24,6 +24,8 @@ DEFINITION = ServiceDefinition(
     consumers=CONSUMERS,
     statics=((STATIC_PREFIX, HERE / "static"),),
     background=(dispatch.dispatcher, dispatch.scheduler),
+    on_start=(service.start,),
+    on_stop=(service.stop,),
 )
 
 

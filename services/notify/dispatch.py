@@ -242,9 +242,11 @@ async def deliver(rt: Runtime, channel: Channel, bucket: Bucket, p: Prepared) ->
             outcome, error, retry = "rejected", str(exc), None
         else:
             await p.conn.execute(_mark_sent_and_commit(job_id, p.detail))
+            service.touch(rt, p.job["event"])
             return "sent"
         await repository.mark_failed(p.conn, job_id, error=error, retry_in=retry)
         await p.conn.execute("COMMIT")
+        service.touch(rt, p.job["event"])
         return outcome
     except BaseException:
         with contextlib.suppress(Exception):

@@ -282,3 +282,38 @@ async def check_unsubscribe_token(rt: Runtime, token: str) -> uuid.UUID | None:
 
 async def unsubscribe_url(rt: Runtime, registration_id: uuid.UUID) -> str:
     return f"{rt.public_url}/notify/unsubscribe?t={await unsubscribe_token(rt, registration_id)}"
+
+
+# -- live numbers -----------------------------------------------------------------------
+LIVE = "live"
+
+
+async def live_part(pool: asyncpg.Pool, slug: str) -> dict[str, int]:
+    """The event's messages by status, for the organizers' live board."""
+    counts = {"queued": 0, "sent": 0, "failed": 0, "dead": 0, "skipped": 0}
+    for r in await pool.fetch(
+        "SELECT status, count(*) AS n FROM notifications WHERE event = $1 GROUP BY status",
+        slug,
+    ):
+        counts[r["status"]] = r["n"]
+    return counts
+
+
+async def start(rt: Runtime) -> None:
+    from shared.live import LiveFeed
+
+    feed = LiveFeed(rt.nc, rt.namespace, "notify", lambda slug: live_part(rt.pool, slug))
+    await feed.start()
+    rt.state[LIVE] = feed
+
+
+async def stop(rt: Runtime) -> None:
+    feed = rt.state.pop(LIVE, None)
+    if feed is not None:
+        await feed.stop()
+
+
+def touch(rt: Runtime, slug: str) -> None:
+    feed = rt.state.get(LIVE)
+    if feed is not None:
+        feed.touch(slug)

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.registration import organizers, routes, service
+from services.registration import live, organizers, routes, service
 from services.registration.events import CONSUMERS
 from services.registration.handlers import LIMITS
 from services.registration.settings import RegistrationSettings
@@ -73,7 +73,8 @@ DEFINITION = ServiceDefinition(
     prefixes=("/api/registration", "/events", "/console"),
     routes=routes.routes,
     consumers=CONSUMERS,
-    on_start=(service.load_keys, organizers.ensure_admin, _seed_demo),
+    on_start=(service.load_keys, organizers.ensure_admin, _seed_demo, live.start),
+    on_stop=(live.stop,),
     background=(service.watch_keys,),
     locale_dir=HERE / "locale",
     html_errors=_html_error,

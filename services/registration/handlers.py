@@ -15,7 +15,7 @@ import qrcode.image.svg
 from aiohttp import web
 from qrcode.image.pure import PyPNGImage
 
-from services.registration import devices, organizers, repository, service
+from services.registration import devices, live, organizers, repository, service
 from services.registration.domain import Category, Choice, EventDraft, FormField
 from services.registration.organizers import Organizer
 from services.registration.schemas import (
@@ -309,6 +309,18 @@ CSV_COLUMNS = [
     "waitlist_position",
     "created_at",
 ]
+
+
+async def live_counts(request: web.Request) -> web.StreamResponse:
+    """The organizers' live numbers of an event, as Server-Sent Events (see live.py)."""
+    rt = rt_of(request)
+    org = await organizer_of(request)
+    assert org is not None
+    slug = request.match_info["slug"]
+    org.require(slug)
+    if not await repository.event_exists(rt.pool, slug):
+        raise NotFound()
+    return await live.stream(request, rt, slug)
 
 
 async def list_registrations(request: web.Request) -> web.StreamResponse:

@@ -50,6 +50,15 @@ def api_routes() -> list[Route]:
             security=ORG,
         ),
         Route(
+            "GET",
+            f"{API}/events/{{slug}}/live",
+            h.live_counts,
+            "Live counts of an event as Server-Sent Events: registration, check-in, stamp "
+            "rally and messages, a new snapshot within a second of any change (organizers)",
+            responses={200: None, 401: None, 403: None, 404: None},
+            security=("organizer",),
+        ),
+        Route(
             "POST",
             f"{API}/events/{{slug}}/registrations",
             h.create_registration,
