@@ -75,6 +75,37 @@ def request_translator(request: web.Request) -> Translator:
     return translator(request_language(request), *dirs)
 
 
+LANG_COOKIE = "tomoni_lang"
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def page_language(request: web.Request, registered: str | None = None) -> str:
+    """The language of an attendee's page: ``?lang=``, then the ``tomoni_lang`` cookie (an
+    unknown ``?lang`` does not hide the cookie), then the registration's own language on
+    the pages of one registration (a link opened on another phone), then
+    ``Accept-Language``."""
+    from shared.i18n import normalize
+
+    chosen = normalize(request.query.get("lang")) or normalize(request.cookies.get(LANG_COOKIE))
+    return chosen or normalize(registered) or negotiate(request.headers.get("Accept-Language"))
+
+
+def remember_language(request: web.Request, response: web.StreamResponse) -> None:
+    """An explicit ``?lang=`` choice is kept for a year, for every Tomoni page."""
+    from shared.i18n import normalize
+
+    chosen = normalize(request.query.get("lang"))
+    if chosen:
+        response.set_cookie(
+            LANG_COOKIE,
+            chosen,
+            max_age=LANG_COOKIE_MAX_AGE,
+            path="/",
+            samesite="Lax",
+            secure=request.secure,
+        )
+
+
 def request_language(request: web.Request) -> str:
     chosen = request.query.get("lang") or request.cookies.get("tomoni_lang")
     from shared.i18n import normalize

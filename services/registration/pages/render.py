@@ -20,15 +20,13 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from shared.formatting import Formatter, plain
-from shared.i18n import LANGUAGE_NAMES, LANGUAGES, negotiate, normalize, translator
+from shared.http import page_language, remember_language
+from shared.i18n import LANGUAGE_NAMES, LANGUAGES, translator
 
 HERE = Path(__file__).resolve().parent.parent
 TEMPLATES = HERE / "templates" / "attendee"
 LOCALE_DIR = HERE / "locale"
 STATIC_PREFIX = "/events/static"
-
-LANG_COOKIE = "tomoni_lang"
-LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
 def N_(message: str) -> str:
@@ -42,30 +40,6 @@ class Msg:
 
     msgid: str
     params: dict[str, Any] = field(default_factory=dict)
-
-
-# -- language ---------------------------------------------------------------------------
-def page_language(request: web.Request, registered: str | None = None) -> str:
-    """The language of a page: ``?lang=``, then the ``tomoni_lang`` cookie (the same order
-    as :func:`shared.http.request_language`, but an unknown ``?lang`` does not hide the
-    cookie), then the registration's own language on the pages of a registration (a
-    link from an email opened on another phone), then ``Accept-Language``."""
-    chosen = normalize(request.query.get("lang")) or normalize(request.cookies.get(LANG_COOKIE))
-    return chosen or normalize(registered) or negotiate(request.headers.get("Accept-Language"))
-
-
-def remember_language(request: web.Request, response: web.StreamResponse) -> None:
-    """An explicit ``?lang=`` choice is kept for a year, for every Tomoni page."""
-    chosen = normalize(request.query.get("lang"))
-    if chosen:
-        response.set_cookie(
-            LANG_COOKIE,
-            chosen,
-            max_age=LANG_COOKIE_MAX_AGE,
-            path="/",
-            samesite="Lax",
-            secure=request.secure,
-        )
 
 
 # -- templates --------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from shared.formatting import Formatter, plain
-from shared.i18n import LANGUAGE_NAMES, LANGUAGES, negotiate, normalize, translator
+from shared.http import page_language, remember_language
+from shared.i18n import LANGUAGE_NAMES, LANGUAGES, translator
 
 HERE = Path(__file__).resolve().parent.parent
 TEMPLATES = HERE / "templates" / "rally"
@@ -29,35 +30,10 @@ LOCALE_DIR = HERE / "locale"
 STATIC_DIR = HERE / "static" / "rally"
 STATIC_PREFIX = "/rally/static"
 
-LANG_COOKIE = "tomoni_lang"
-LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
-
 
 def N_(message: str) -> str:
     """Mark a msgid for extraction; it is translated where it is shown (in a template)."""
     return message
-
-
-# -- language ---------------------------------------------------------------------------
-def page_language(request: web.Request, registered: str | None = None) -> str:
-    """``?lang=``, then the ``tomoni_lang`` cookie (an unknown ``?lang`` does not hide the
-    cookie), then the ticket's own language, then ``Accept-Language``."""
-    chosen = normalize(request.query.get("lang")) or normalize(request.cookies.get(LANG_COOKIE))
-    return chosen or normalize(registered) or negotiate(request.headers.get("Accept-Language"))
-
-
-def remember_language(request: web.Request, response: web.StreamResponse) -> None:
-    """An explicit ``?lang=`` choice is kept for a year, for every Tomoni page."""
-    chosen = normalize(request.query.get("lang"))
-    if chosen:
-        response.set_cookie(
-            LANG_COOKIE,
-            chosen,
-            max_age=LANG_COOKIE_MAX_AGE,
-            path="/",
-            samesite="Lax",
-            secure=request.secure,
-        )
 
 
 # -- templates --------------------------------------------------------------------------
