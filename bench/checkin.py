@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -27,13 +27,13 @@ import nats
 
 from bench.loadgen import RequestSpec, run_load
 from bench.reference import insert_request, prepare_schema, start_bare_insert_app
+from bench.stack import admin_headers, create_event, pair, service_env
 from shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from shared.security import KeyRing, sign_ticket
 
 ROOT = Path(__file__).resolve().parent.parent
 SCANS = int(os.environ.get("BENCH_SCANS", 20_000))
 DEVICES, GATES = 50, 5
-ADMIN = ("bench@tomoni.test", "bench password 123")
 SLUG = "bench-gates"
 
 
@@ -63,18 +63,7 @@ async def main() -> str:
     tmp = Path(tempfile.mkdtemp(prefix="tomoni-bench-chk-"))
     pg, nats_srv = EmbeddedPostgres(tmp / "pg"), EmbeddedNats(tmp / "nats")
     dsn, nats_url = pg.start(), nats_srv.start()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TOMONI_")},
-        "TOMONI_DATABASE_URL": dsn,
-        "TOMONI_NATS_URL": nats_url,
-        "TOMONI_RATE_LIMIT": "0",
-        "TOMONI_DATA_DIR": str(tmp / "data"),
-        "TOMONI_ADMIN_EMAIL": ADMIN[0],
-        "TOMONI_ADMIN_PASSWORD": ADMIN[1],
-        "TOMONI_LOG_LEVEL": "WARNING",
-        "TOMONI_HTTP_HOST": "127.0.0.1",
-        "TOMONI_DB_POOL_MAX": "16",
-    }
+    env = service_env(tmp, dsn, nats_url)
     reg_port, chk_port = free_port(), free_port()
     procs = [
         serve("registration", reg_port, env, tmp / "reg.log"),
@@ -86,48 +75,11 @@ async def main() -> str:
             reg, chk = f"http://127.0.0.1:{reg_port}", f"http://127.0.0.1:{chk_port}"
             await ready(http, f"{reg}/readyz")
             await ready(http, f"{chk}/readyz")
-            token = (
-                await (
-                    await http.post(
-                        f"{reg}/api/registration/auth/login",
-                        json={"email": ADMIN[0], "password": ADMIN[1]},
-                    )
-                ).json()
-            )["token"]
-            admin = {"Authorization": f"Bearer {token}"}
-            start = datetime.now(UTC) + timedelta(days=1)
-            r = await http.post(
-                f"{reg}/api/registration/events",
-                headers=admin,
-                json={
-                    "slug": SLUG,
-                    "kind": "fair",
-                    "title": {"ja": "ベンチ"},
-                    "venue": {"ja": "会場"},
-                    "starts_at": start.isoformat(),
-                    "ends_at": (start + timedelta(hours=6)).isoformat(),
-                    "categories": [
-                        {"code": "visitor", "title": {"ja": "来場者"}, "capacity": 100_000}
-                    ],
-                },
-            )
-            assert r.status == 201, await r.text()
-            tokens = []
-            for d in range(DEVICES):
-                made = await (
-                    await http.post(
-                        f"{reg}/api/registration/events/{SLUG}/devices",
-                        headers=admin,
-                        json={"role": "gate", "place": f"g{d % GATES}"},
-                    )
-                ).json()
-                paired = await (
-                    await http.post(
-                        f"{reg}/api/registration/devices/pair",
-                        json={"pairing_code": made["pairing_code"]},
-                    )
-                ).json()
-                tokens.append(f"Bearer {paired['device_token']}")
+            admin = await admin_headers(http, reg)
+            await create_event(http, reg, admin, SLUG, 100_000)
+            tokens = [
+                await pair(http, reg, admin, SLUG, "gate", f"g{d % GATES}") for d in range(DEVICES)
+            ]
             for _ in range(300):  # checkin learns the keys and devices over the bus
                 async with http.get(
                     f"{chk}/api/checkin/device", headers={"Authorization": tokens[-1]}

@@ -35,12 +35,12 @@ from pathlib import Path
 import aiohttp
 
 from bench.checkin import ready, serve
+from bench.stack import admin_headers, create_event, service_env
 from shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EMAILS = int(os.environ.get("BENCH_EMAILS", 5000))
 DELAY_RUN, RATE = 500, 50.0
-ADMIN = ("bench@tomoni.test", "bench password 123")
 
 
 SINK = os.environ.get("BENCH_SINK", "responder")
@@ -74,29 +74,9 @@ async def wait_for(path: Path, addresses: list[str], timeout: float) -> dict[str
 
 
 async def make_event(http: aiohttp.ClientSession, reg: str, slug: str, capacity: int) -> None:
-    token = (
-        await (
-            await http.post(
-                f"{reg}/api/registration/auth/login",
-                json={"email": ADMIN[0], "password": ADMIN[1]},
-            )
-        ).json()
-    )["token"]
-    start = datetime.now(UTC) + timedelta(days=20)
-    r = await http.post(
-        f"{reg}/api/registration/events",
-        headers={"Authorization": f"Bearer {token}"},
-        json={
-            "slug": slug,
-            "kind": "fair",
-            "title": {"ja": "多文化ふれあいフェスタ", "en": "Multicultural Fair"},
-            "venue": {"ja": "キュポ・ラ広場", "en": "Cupo-la Plaza"},
-            "starts_at": start.isoformat(),
-            "ends_at": (start + timedelta(hours=6)).isoformat(),
-            "categories": [{"code": "visitor", "title": {"ja": "来場者"}, "capacity": capacity}],
-        },
-    )
-    assert r.status == 201, await r.text()
+    title = {"ja": "多文化ふれあいフェスタ", "en": "Multicultural Fair"}
+    admin = await admin_headers(http, reg)
+    await create_event(http, reg, admin, slug, capacity, starts_in=timedelta(days=20), title=title)
 
 
 async def register(http: aiohttp.ClientSession, reg: str, slug: str, i: int, address: str) -> float:
@@ -121,20 +101,14 @@ async def main() -> str:
     dsn, nats_url = pg.start(), nats_srv.start()
     smtp_port, sink_file = free_port(), tmp / "sink.tsv"
     sink = start_sink(smtp_port, sink_file)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TOMONI_")},
-        "TOMONI_DATABASE_URL": dsn,
-        "TOMONI_NATS_URL": nats_url,
-        "TOMONI_RATE_LIMIT": "0",
-        "TOMONI_DATA_DIR": str(tmp / "data"),
-        "TOMONI_ADMIN_EMAIL": ADMIN[0],
-        "TOMONI_ADMIN_PASSWORD": ADMIN[1],
-        "TOMONI_LOG_LEVEL": "WARNING",
-        "TOMONI_HTTP_HOST": "127.0.0.1",
-        "TOMONI_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
-        "TOMONI_PUBLIC_URL": "https://tomoni.example",
-        "TOMONI_NOTIFY_EMAIL_PER_SECOND": "2000",
-    }
+    env = service_env(
+        tmp,
+        dsn,
+        nats_url,
+        TOMONI_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
+        TOMONI_PUBLIC_URL="https://tomoni.example",
+        TOMONI_NOTIFY_EMAIL_PER_SECOND="2000",
+    )
     reg_port, ntf_port = free_port(), free_port()
     procs = [serve("registration", reg_port, env, tmp / "reg.log")]
     try:

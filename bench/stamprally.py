@@ -26,6 +26,7 @@ import nats
 from bench.checkin import ready, serve
 from bench.loadgen import RequestSpec, run_load
 from bench.reference import insert_request, prepare_schema, start_bare_insert_app
+from bench.stack import admin_headers, create_event, pair, service_env
 from shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from shared.security import KeyRing, sign_ticket
 
@@ -33,7 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 STAMPS = int(os.environ.get("BENCH_STAMPS", 20_000))
 BOOTHS, PER_BOOTH, TICKETS = 20, 2, 1000
 DEVICES = BOOTHS * PER_BOOTH
-ADMIN = ("bench@tomoni.test", "bench password 123")
 SLUG = "bench-rally"
 
 
@@ -41,18 +41,7 @@ async def main() -> str:
     tmp = Path(tempfile.mkdtemp(prefix="tomoni-bench-sr-"))
     pg, nats_srv = EmbeddedPostgres(tmp / "pg"), EmbeddedNats(tmp / "nats")
     dsn, nats_url = pg.start(), nats_srv.start()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TOMONI_")},
-        "TOMONI_DATABASE_URL": dsn,
-        "TOMONI_NATS_URL": nats_url,
-        "TOMONI_RATE_LIMIT": "0",
-        "TOMONI_DATA_DIR": str(tmp / "data"),
-        "TOMONI_ADMIN_EMAIL": ADMIN[0],
-        "TOMONI_ADMIN_PASSWORD": ADMIN[1],
-        "TOMONI_LOG_LEVEL": "WARNING",
-        "TOMONI_HTTP_HOST": "127.0.0.1",
-        "TOMONI_DB_POOL_MAX": "16",
-    }
+    env = service_env(tmp, dsn, nats_url)
     reg_port, sr_port = free_port(), free_port()
     procs = [
         serve("registration", reg_port, env, tmp / "reg.log"),
@@ -64,32 +53,8 @@ async def main() -> str:
             reg, sr = f"http://127.0.0.1:{reg_port}", f"http://127.0.0.1:{sr_port}"
             await ready(http, f"{reg}/readyz")
             await ready(http, f"{sr}/readyz")
-            token = (
-                await (
-                    await http.post(
-                        f"{reg}/api/registration/auth/login",
-                        json={"email": ADMIN[0], "password": ADMIN[1]},
-                    )
-                ).json()
-            )["token"]
-            admin = {"Authorization": f"Bearer {token}"}
-            start = datetime.now(UTC) + timedelta(hours=1)
-            r = await http.post(
-                f"{reg}/api/registration/events",
-                headers=admin,
-                json={
-                    "slug": SLUG,
-                    "kind": "fair",
-                    "title": {"ja": "ベンチ"},
-                    "venue": {"ja": "会場"},
-                    "starts_at": start.isoformat(),
-                    "ends_at": (start + timedelta(hours=6)).isoformat(),
-                    "categories": [
-                        {"code": "visitor", "title": {"ja": "来場者"}, "capacity": 100_000}
-                    ],
-                },
-            )
-            assert r.status == 201, await r.text()
+            admin = await admin_headers(http, reg)
+            await create_event(http, reg, admin, SLUG, 100_000, starts_in=timedelta(hours=1))
             rally = {
                 "title": {"ja": "スタンプラリー"},
                 "min_stamps": 10,
@@ -107,22 +72,10 @@ async def main() -> str:
                     break
                 await asyncio.sleep(0.1)
             assert r.status == 201, await r.text()
-            tokens = []
-            for d in range(DEVICES):
-                made = await (
-                    await http.post(
-                        f"{reg}/api/registration/events/{SLUG}/devices",
-                        headers=admin,
-                        json={"role": "booth", "place": f"b{d // PER_BOOTH:02d}"},
-                    )
-                ).json()
-                paired = await (
-                    await http.post(
-                        f"{reg}/api/registration/devices/pair",
-                        json={"pairing_code": made["pairing_code"]},
-                    )
-                ).json()
-                tokens.append(f"Bearer {paired['device_token']}")
+            tokens = [
+                await pair(http, reg, admin, SLUG, "booth", f"b{d // PER_BOOTH:02d}")
+                for d in range(DEVICES)
+            ]
         ring = KeyRing.load_or_create(tmp / "data" / "keys")
         ticket_ids = [uuid.uuid4() for _ in range(TICKETS)]
         tickets = [sign_ticket(ring.active, t, SLUG) for t in ticket_ids]
