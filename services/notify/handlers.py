@@ -63,6 +63,9 @@ async def list_notifications(request: web.Request) -> web.StreamResponse:
                     "created_at": _iso(r["created_at"]),
                     "sent_at": _iso(r["sent_at"]),
                     "error": r["last_error"],
+                    # languages sent in; for SMS, the encoding, segments and whether the
+                    # text was cut to fit
+                    "detail": r["detail"] or {},
                 }
                 for r in rows
             ]

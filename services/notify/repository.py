@@ -249,7 +249,7 @@ async def list_for_registration(
     rows: list[asyncpg.Record] = await conn.fetch(
         """
         SELECT id, event, channel, template, language, status, attempts, created_at, sent_at,
-               last_error
+               last_error, detail
         FROM notifications WHERE registration_id = $1 ORDER BY created_at, id
         """,
         registration_id,

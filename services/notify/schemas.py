@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +30,7 @@ class Notification(BaseModel):
     created_at: str
     sent_at: str | None
     error: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
 
 
 class NotificationList(BaseModel):

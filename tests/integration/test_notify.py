@@ -177,7 +177,7 @@ async def test_japanese_mail_has_furigana_in_html_and_none_in_text(
 
 
 async def test_a_phone_only_registrant_gets_one_sms(
-    reg: TestClient, ntf: TestClient, sms: SmsGateway, box: Mailbox
+    reg: TestClient, ntf: TestClient, sms: SmsGateway, box: Mailbox, admin: dict[str, str]
 ) -> None:
     slug = await make_event(reg)
     body = person(3, language="en")
@@ -195,6 +195,11 @@ async def test_a_phone_only_registrant_gets_one_sms(
     assert "Multicultural Fair" in mine[0]["text"]
     encoding, segments = domain.segments_of(mine[0]["text"])
     assert encoding == "GSM-7" and segments <= 3
+    [item] = await wait_until(
+        lambda: _sent(ntf, admin, made["id"], 1), timeout=10, message="sms recorded sent"
+    )
+    assert item["detail"]["encoding"] == "GSM-7" and item["detail"]["segments"] == segments
+    assert item["detail"]["truncated"] is False
 
 
 async def _async(value: Any) -> Any:
