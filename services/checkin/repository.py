@@ -142,11 +142,19 @@ async def counts(pool: asyncpg.Pool | asyncpg.Connection, slug: str) -> dict[str
         "SELECT g.gate, sum(g.admitted_parties)::int AS admitted_parties,"
         " sum(g.admitted_people)::int AS admitted_people,"
         " sum(g.inside_people)::int AS inside_people,"
+        " max(g.last_scan_at) AS last_scan_at,"
         " (SELECT count(*) FROM scans s WHERE s.event_slug = g.event_slug AND s.gate = g.gate"
         "  AND s.received_at > now() - interval '1 minute') AS last_minute"
         " FROM gate_counts g WHERE g.event_slug = $1 GROUP BY g.event_slug, g.gate"
         " ORDER BY g.gate",
         slug,
+    )
+    zone = await pool.fetchval("SELECT timezone FROM events WHERE slug = $1", slug)
+    arrivals = await pool.fetch(
+        "SELECT to_char(bucket AT TIME ZONE $2, 'HH24:MI') AS at, sum(people)::int AS people"
+        " FROM arrivals WHERE event_slug = $1 GROUP BY bucket ORDER BY bucket",
+        slug,
+        zone or "Asia/Tokyo",
     )
     return {
         "admitted_parties": sum(g["admitted_parties"] for g in gates),
@@ -157,10 +165,13 @@ async def counts(pool: asyncpg.Pool | asyncpg.Connection, slug: str) -> dict[str
                 "admitted_people": g["admitted_people"],
                 "inside_people": g["inside_people"],
                 "scans_last_minute": g["last_minute"],
+                "last_scan_at": g["last_scan_at"].isoformat() if g["last_scan_at"] else None,
             }
             for g in gates
         },
         "scans_last_minute": sum(g["last_minute"] for g in gates),
+        # First arrivals per 5 minutes, in the event's local time ("10:05": people).
+        "arrivals_by_5min": {r["at"]: r["people"] for r in arrivals},
     }
 
 

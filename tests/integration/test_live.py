@@ -175,6 +175,9 @@ async def test_every_number_moves_within_a_second_of_what_moved_it(
             headers=devices["gate"],
         )
         await board.until(lambda s: s["checkin"]["admitted_people"] == 2, 1.0)
+        checkin = board.latest["checkin"]  # type: ignore[index]
+        assert sum(checkin["arrivals_by_5min"].values()) == 2
+        assert checkin["by_gate"]["east"]["last_scan_at"] is not None
         await chk.post(
             "/api/checkin/scans",
             json={"client_scan_id": "b", "qr_text": qr, "direction": "out"},
