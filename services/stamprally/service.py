@@ -32,6 +32,7 @@ from shared.contracts.stamprally import PrizeRedeemed, RallyCompleted, StampColl
 from shared.devicetokens import Device
 from shared.errors import FieldError, NotFound, ValidationFailed
 from shared.events import envelope_for
+from shared.ids import uuid7
 from shared.keys import KeyCache
 from shared.live import LiveFeed
 from shared.logging import correlation_id
@@ -187,29 +188,35 @@ async def stamp(
     now: datetime | None = None,
     unsafe_no_guard: bool = False,
 ) -> dict[str, Any]:
-    """A booth device's scan of a ticket. ``unsafe_no_guard`` is the concurrency test's
+    """A booth device's scan of a ticket: the signature is checked here, everything else
+    in one call of ``stamprally_stamp`` (migrations/0003_stamp_function.sql): the scan's
+    claim, the decision under the card's lock, the stamp, the counters, the stored answer
+    and the facts, committed together. ``unsafe_no_guard`` is the concurrency test's
     control: no card lock, and the count taken from a read instead of the insert."""
     claims = _ticket_of(qr_text, await keys(rt).get())
-    async with rt.pool.acquire() as conn, conn.transaction():
-        if not await repository.claim_scan(conn, device.id, client_scan_id, "stamp"):
-            return await repository.stored_answer(conn, device.id, client_scan_id) or {}
-        response, facts = await _stamp_in(
-            rt,
-            conn,
-            event=device.event,
-            booth=device.place,
-            device_id=device.id,
-            claims=claims,
-            now=now or datetime.now(UTC),
-            unsafe_no_guard=unsafe_no_guard,
-        )
-        response = {"client_scan_id": client_scan_id, **response}
-        await repository.record_answer(
-            conn, device.id, client_scan_id, claims.ticket_id if claims else None, response
-        )
-        if facts:
-            await rt.publish(conn, *facts)
-    await _after_stamp(rt, device.event, response)
+    reject = None
+    if claims is None:
+        reject = "invalid_signature"
+    elif not claims.is_for(device.event):
+        reject = "wrong_event"
+    answer = await rt.pool.fetchval(
+        "SELECT stamprally_stamp($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        device.id,
+        client_scan_id,
+        device.event,
+        device.place,
+        claims.ticket_id if claims else None,
+        reject,
+        now or datetime.now(UTC),
+        uuid7(),
+        uuid7(),
+        f"{rt.namespace}.stamprally.",
+        correlation_id.get(),
+        unsafe_no_guard,
+    )
+    response: dict[str, Any] = dict(answer["response"] or {})
+    if answer["fresh"]:
+        await _after_stamp(rt, device.event, response)
     return response
 
 
@@ -271,7 +278,7 @@ async def rally_config(rt: Runtime, conn: asyncpg.Connection, event: str) -> Ral
     return held
 
 
-async def _stamp_in(
+async def _stamp_in(  # the attendee's own scan of a booth code (booths: stamprally_stamp)
     rt: Runtime,
     conn: asyncpg.Connection,
     *,
@@ -281,7 +288,6 @@ async def _stamp_in(
     claims: Any,
     now: datetime,
     ticket_row: Any = None,
-    unsafe_no_guard: bool = False,
 ) -> tuple[dict[str, Any], list[Any]]:
     """Decide and write one stamp in the caller's transaction: (answer, facts)."""
     signature_ok = ticket_row is not None or claims is not None
@@ -313,27 +319,13 @@ async def _stamp_in(
     if result == "stamped" and ticket_id is not None and r is not None:
         # The card's row lock: two booths scanning one person take turns from here, and
         # the stamps read after it are the latest committed ones.
-        card = (
-            await conn.fetchrow("SELECT * FROM cards WHERE ticket_id = $1", ticket_id)
-            if unsafe_no_guard
-            else await repository.lock_card(conn, ticket_id, event)
-        )
+        card = await repository.lock_card(conn, ticket_id, event)
         stamped = [s["booth"] for s in await repository.stamped_booths(conn, ticket_id)]
         result, reason = domain.decide_stamp(
             domain.StampFacts(**facts_for, already_stamped=booth in stamped)
         )
         if result == "stamped":
-            if unsafe_no_guard:
-                # Control: trust the read above, with no lock between it and the writes.
-                await conn.execute(
-                    "INSERT INTO cards (ticket_id, event) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    ticket_id,
-                    event,
-                )
-                await repository.add_stamp(conn, ticket_id, booth, event, device_id, now)
-                inserted = True
-            else:
-                inserted = await repository.add_stamp(conn, ticket_id, booth, event, device_id, now)
+            inserted = await repository.add_stamp(conn, ticket_id, booth, event, device_id, now)
             if not inserted:
                 result = "already_stamped"
             else:

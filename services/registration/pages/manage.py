@@ -23,8 +23,9 @@ from services.registration.domain import ACTIVE
 from services.registration.handlers import qr_image, rt_of
 from services.registration.pages import forms
 from services.registration.pages.public import event_view
-from services.registration.pages.render import Msg, not_found, page_language, render, see_other
+from services.registration.pages.render import Msg, not_found, render, see_other
 from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.http import page_language
 
 TICKET_CACHE = "private, max-age=0"
 # The kinds of event that have a stamp rally: their tickets get a link to the card.

@@ -12,8 +12,9 @@ from services.registration import repository, service
 from services.registration.domain import Category, EventDraft, registration_closed_reason
 from services.registration.handlers import event_out, limit, rt_of
 from services.registration.pages import forms
-from services.registration.pages.render import not_found, page_language, render, see_other
+from services.registration.pages.render import not_found, render, see_other
 from shared.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from shared.http import page_language
 from shared.runtime import Runtime
 
 

@@ -26,9 +26,10 @@ from babel.dates import format_datetime
 from markupsafe import Markup
 
 from services.stamprally import repository, service
-from services.stamprally.pages.render import N_, not_found, page_language, render
+from services.stamprally.pages.render import N_, not_found, render
 from shared.errors import NotFound
 from shared.formatting import Formatter, Localized
+from shared.http import page_language
 from shared.runtime import RUNTIME, Runtime
 
 logger = logging.getLogger(__name__)
