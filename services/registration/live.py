@@ -43,12 +43,21 @@ async def registration_part(pool: asyncpg.Pool, slug: str) -> dict[str, Any]:
     the registrants' languages and interpreter requests (for sending multilingual
     volunteers where they are needed)."""
     rows = await repository.category_counts(pool, slug)
+    # pending_review counts applications (API.md, Units), not the people in them.
+    applications = {
+        r["category_code"]: r["n"]
+        for r in await pool.fetch(
+            "SELECT category_code, count(*) AS n FROM registrations"
+            " WHERE event_slug = $1 AND status = 'pending_review' GROUP BY 1",
+            slug,
+        )
+    }
     by_category = {
         r["code"]: {
             "registered_people": r["confirmed_people"],
             "capacity": r["capacity"],
             "waitlist_people": r["waitlist_people"],
-            "pending_review": r["pending_people"],
+            "pending_review": applications.get(r["code"], 0),
         }
         for r in rows
     }
@@ -156,13 +165,19 @@ async def stream(request: web.Request, rt: Runtime, slug: str) -> web.StreamResp
 
     sub = await rt.nc.subscribe(live_subject(rt.namespace, slug, "*"), cb=on_part)
     try:
+        await response.write(b"retry: 1000\n\n")  # a dropped board comes back within 1 s
         await send()
         connected = True
+        if not rt.nc.is_connected:
+            connected = False
+            await response.write(_frame("status", {"connected": False}))
         quiet = 0.0
         while True:
             try:
                 part, data = await asyncio.wait_for(updates.get(), 1.0)
             except TimeoutError:
+                if request.transport is None or request.transport.is_closing():
+                    break  # the board went away
                 quiet += 1.0
                 if rt.nc.is_connected != connected:
                     connected = rt.nc.is_connected

@@ -1,5 +1,6 @@
 """The organizer console: server-rendered pages under ``/console/`` for the city's
-organizers (events, registrations, review, walk-ins, devices, announcements).
+organizers (events, registrations, review, walk-ins, devices, announcements, the live
+board).
 
 Pages work without JavaScript; a small script in ``/console/static`` only adds comfort.
 Every page is described once here; ``routes.py`` includes this list in the URL table.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from services.registration.console import (
     auth,
+    board,
     eventform,
     overview,
     register,
@@ -36,6 +38,8 @@ def console_routes() -> list[Route]:
         p("GET", f"{C}/events/new", eventform.new_event_form, "New event form"),
         p("POST", f"{C}/events/new", eventform.new_event_submit, "Create an event"),
         p("GET", E, overview.event_page, "Registrations of an event"),
+        p("GET", f"{E}/live", board.board_page, "Live board of an event"),
+        p("GET", f"{E}/live/stream", board.board_stream, "The live board's numbers (SSE)"),
         p("GET", f"{E}/registrations.csv", registrations.export_csv, "Registrations as CSV"),
         p("GET", f"{E}/edit", eventform.edit_event_form, "Edit event form"),
         p("POST", f"{E}/edit", eventform.edit_event_submit, "Change an event"),
