@@ -54,6 +54,7 @@ bench-all: bench
 	$(BIN)/python -m bench.checkin
 	$(BIN)/python -m bench.notify
 	$(BIN)/python -m bench.stamprally
+	$(BIN)/python -m bench.live
 
 clean:
 	rm -rf $(VENV) .tomoni .pytest_cache .mypy_cache .ruff_cache
