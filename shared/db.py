@@ -139,7 +139,11 @@ async def apply_migrations(
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", key)
         try:
-            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            # Only when missing: CREATE SCHEMA (even IF NOT EXISTS) needs the CREATE right
+            # on the database, which a deployment's per-service role does not have (its
+            # schema is made for it, deploy/k8s/base/postgres-init.sql).
+            if not await conn.fetchval("SELECT true FROM pg_namespace WHERE nspname = $1", schema):
+                await conn.execute(f"CREATE SCHEMA {schema}")
             await conn.execute(
                 f"""CREATE TABLE IF NOT EXISTS {schema}.{table} (
                         version integer PRIMARY KEY,
