@@ -106,6 +106,23 @@ def remember_language(request: web.Request, response: web.StreamResponse) -> Non
         )
 
 
+_static_urls: dict[tuple[str, str], str] = {}
+
+
+def static_url(router: web.UrlDispatcher, prefix: str, filename: str) -> str:
+    """``<prefix>/<file>?v=<content hash>`` (aiohttp's ``append_version``): a changed file
+    gets a new URL, so phones and service workers never keep a stale one. Files do not
+    change while the process runs, so each hash is computed once."""
+    key = (prefix, filename)
+    if key not in _static_urls:
+        url = f"{prefix}/{filename}"
+        for resource in router.resources():
+            if isinstance(resource, web.StaticResource) and resource.canonical == prefix:
+                url = str(resource.url_for(filename=filename))
+        _static_urls[key] = url
+    return _static_urls[key]
+
+
 def request_language(request: web.Request) -> str:
     chosen = request.query.get("lang") or request.cookies.get("tomoni_lang")
     from shared.i18n import normalize

@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from services.checkin import repository, service
 from services.checkin.handlers import SCANNER_ROLES, device_of, rt_of
 from shared.http import json_response, request_language
+from shared.http import static_url as shared_static_url
 from shared.i18n import LANGUAGE_NAMES, LANGUAGES, normalize, translator
 
 HERE = Path(__file__).resolve().parent.parent
@@ -66,27 +67,9 @@ _env = Environment(
 
 
 # -- static files -----------------------------------------------------------------------
-def _static_resource(app: web.Application) -> web.StaticResource | None:
-    for resource in app.router.resources():
-        if isinstance(resource, web.StaticResource) and resource.canonical == STATIC_PREFIX:
-            return resource
-    return None
-
-
-_urls: dict[str, str] = {}
-
-
 def static_url(app: web.Application, filename: str) -> str:
-    """``/scan/static/<file>?v=<content hash>`` (aiohttp's ``append_version``): a changed
-    file gets a new URL, so phones and the service worker never keep a stale one. Files
-    do not change while the process runs, so each hash is computed once."""
-    if filename not in _urls:
-        resource = _static_resource(app)
-        url = f"{STATIC_PREFIX}/{filename}"
-        if resource is not None:
-            url = str(resource.url_for(filename=filename))
-        _urls[filename] = url
-    return _urls[filename]
+    """``/scan/static/<file>?v=<content hash>``: see :func:`shared.http.static_url`."""
+    return shared_static_url(app.router, STATIC_PREFIX, filename)
 
 
 def cached_assets(app: web.Application) -> list[str]:

@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from shared.formatting import Formatter, plain
 from shared.http import page_language, remember_language
+from shared.http import static_url as shared_static_url
 from shared.i18n import LANGUAGE_NAMES, LANGUAGES, translator
 
 HERE = Path(__file__).resolve().parent.parent
@@ -47,20 +48,9 @@ _env = Environment(
 )
 _env.filters["plain"] = plain
 
-_static_urls: dict[str, str] = {}
-
 
 def static_url(router: web.UrlDispatcher, filename: str) -> str:
-    """``/rally/static/<file>?v=<hash>``: a changed file gets a new URL, an unchanged one
-    comes from the phone's cache. Files do not change while the process runs, so each
-    hash is computed once."""
-    if filename not in _static_urls:
-        url = f"{STATIC_PREFIX}/{filename}"
-        for resource in router.resources():
-            if isinstance(resource, web.StaticResource) and resource.canonical == STATIC_PREFIX:
-                url = str(resource.url_for(filename=filename))
-        _static_urls[filename] = url
-    return _static_urls[filename]
+    return shared_static_url(router, STATIC_PREFIX, filename)
 
 
 def render(
