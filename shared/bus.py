@@ -48,11 +48,54 @@ async def connect(servers: list[str], name: str, *, connect_timeout: float = 5.0
     )
 
 
+# What a stream's declared config decides; anything else NATS fills in for itself.
+_DECLARED = ("subjects", "storage", "retention", "duplicate_window", "max_age", "num_replicas")
+
+
+def _differs(declared: api.StreamConfig, current: api.StreamConfig) -> bool:
+    def norm(v: Any) -> Any:
+        return sorted(v) if isinstance(v, list) else v
+
+    return any(
+        norm(getattr(declared, f)) != norm(getattr(current, f))
+        for f in _DECLARED
+        if getattr(declared, f) is not None
+    )
+
+
+async def _ensure(nc: NATS, config: api.StreamConfig, *, attempts: int = 8) -> api.StreamInfo:
+    """Create the stream, or update it when its declared fields differ. Updating only on a
+    difference matters in a cluster: replicas of every service start together, and
+    identical updates of an R3 stream queue up behind each other in the meta layer.
+    A timeout (a cluster still electing its leaders) is retried with backoff."""
+    js = nc.jetstream()
+    assert config.name is not None
+    delay = 0.25
+    for attempt in range(attempts):
+        try:
+            try:
+                info = await js.stream_info(config.name)
+            except nats.js.errors.NotFoundError:
+                try:
+                    return await js.add_stream(config)
+                except nats.js.errors.BadRequestError:
+                    info = await js.stream_info(config.name)  # another replica made it
+            if _differs(config, info.config):
+                return await js.update_stream(config)
+            return info
+        except nats.errors.TimeoutError:
+            if attempt == attempts - 1:
+                raise
+            logger.warning("JetStream did not answer; retrying", extra={"stream": config.name})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 4.0)
+    raise AssertionError("unreachable")
+
+
 async def ensure_stream(
     nc: NATS, namespace: str, publisher: str, *, replicas: int = 1
 ) -> api.StreamInfo:
     """The publisher's stream: file storage, duplicate window 2 min, limits retention."""
-    js = nc.jetstream()
     config = api.StreamConfig(
         name=stream_name(namespace, publisher),
         subjects=stream_subjects(namespace, publisher),
@@ -62,29 +105,18 @@ async def ensure_stream(
         max_age=STREAM_MAX_AGE_SECONDS,
         num_replicas=replicas,
     )
-    try:
-        await js.stream_info(stream_name(namespace, publisher))
-    except nats.js.errors.NotFoundError:
-        return await js.add_stream(config)
-    return await js.update_stream(config)
+    return await _ensure(nc, config)
 
 
 async def ensure_deadletter_stream(nc: NATS, namespace: str, *, replicas: int = 1) -> None:
-    js = nc.jetstream()
-    name = f"{namespace}_DEADLETTER".upper()
     config = api.StreamConfig(
-        name=name,
+        name=f"{namespace}_DEADLETTER".upper(),
         subjects=[f"{namespace}.deadletter.>"],
         storage=api.StorageType.FILE,
         max_age=STREAM_MAX_AGE_SECONDS,
         num_replicas=replicas,
     )
-    try:
-        await js.stream_info(name)
-    except nats.js.errors.NotFoundError:
-        await js.add_stream(config)
-        return
-    await js.update_stream(config)
+    await _ensure(nc, config)
 
 
 async def ensure_all_streams(nc: NATS, namespace: str, *, replicas: int = 1) -> None:

@@ -262,10 +262,15 @@ async def readiness(app: web.Application) -> tuple[dict[str, Any], int]:
                 )
                 checks["migrations"] = not pending and not infra
     ready = all(checks.values())
-    name = rt.definition.name if rt else None
-    return {"service": name, "status": "ready" if ready else "not_ready", "checks": checks}, (
-        200 if ready else 503
-    )
+    body: dict[str, Any] = {
+        "service": rt.definition.name if rt else None,
+        "status": "ready" if ready else "not_ready",
+        "checks": checks,
+    }
+    if rt is not None:
+        # Not a check: a standby replica is as ready as the one holding the relay lock.
+        body["relay"] = "active" if rt.relay.active else "standby"
+    return body, 200 if ready else 503
 
 
 def health_routes(definition: ServiceDefinition) -> list[Route]:

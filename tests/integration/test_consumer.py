@@ -210,3 +210,18 @@ async def test_streams_are_file_backed_with_a_two_minute_duplicate_window(nc: NA
     info = await nc.jetstream().stream_info(f"{ns}_REGISTRATION".upper())
     assert info.config.storage == "file"
     assert info.config.duplicate_window >= 120
+
+
+async def test_an_existing_stream_is_updated_to_the_declared_config(nc: NATS) -> None:
+    """Only a difference leads to an update (replicas of every service start together),
+    and a difference always does."""
+    ns = unique_namespace()
+    name = f"{ns}_CHECKIN".upper()
+    await nc.jetstream().add_stream(
+        name=name, subjects=[f"{ns}.checkin.>"], duplicate_window=30.0, max_age=3600.0
+    )
+    info = await bus.ensure_stream(nc, ns, "checkin")
+    assert info.config.duplicate_window == bus.DUPLICATE_WINDOW_SECONDS
+    assert info.config.max_age == bus.STREAM_MAX_AGE_SECONDS
+    again = await bus.ensure_stream(nc, ns, "checkin")
+    assert again.config.duplicate_window == bus.DUPLICATE_WINDOW_SECONDS
