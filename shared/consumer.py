@@ -56,6 +56,14 @@ INFRA_ERRORS: tuple[type[BaseException], ...] = (
 NAK_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
+def _raise_if_cancelling() -> None:
+    """nats-py turns a cancellation that meets a fetch's timeout into a timeout (or, once
+    the connection is closed, a connection error): hand the cancellation back."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Consumer:
     def __init__(
         self,
@@ -104,8 +112,10 @@ class Consumer:
             try:
                 msgs = await psub.fetch(self.batch, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):
+                _raise_if_cancelling()
                 continue
             except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
+                _raise_if_cancelling()
                 logger.debug("fetch failed", extra={"consumer": self.name, "error": repr(exc)})
                 await asyncio.sleep(0.5)
                 continue

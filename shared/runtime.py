@@ -218,11 +218,7 @@ def _lifecycle(definition: ServiceDefinition, settings: TomoniSettings, test_hoo
             for hook in definition.on_stop:
                 with contextlib.suppress(Exception):
                     await hook(rt)
-            for t in rt.tasks:
-                t.cancel()
-            for t in rt.tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
+            await stop_tasks(rt.tasks)
         finally:
             # Not drain(): the consumer tasks are gone, and drain waits on their pull
             # subscriptions. Acks already sent are flushed; anything unacked is redelivered.
@@ -234,6 +230,31 @@ def _lifecycle(definition: ServiceDefinition, settings: TomoniSettings, test_hoo
                 await asyncio.wait_for(pool.close(), 10)
 
     return ctx
+
+
+async def stop_tasks(tasks: list[asyncio.Task[Any]], timeout: float = 10.0) -> list[str]:
+    """Cancel ``tasks`` and wait for them, cancelling again every half second: a library
+    can swallow a cancellation (Python 3.11's ``wait_for`` does when its inner future
+    finishes at the same moment; a fetch loop then goes round again), and a service that
+    never stops on SIGTERM is killed by its orchestrator with its work half done. Returns
+    (and logs) the names of the tasks still running after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for t in pending:
+            t.cancel()
+        left = deadline - loop.time()
+        if left <= 0:
+            break
+        _, pending = await asyncio.wait(pending, timeout=min(0.5, left))
+    for t in tasks:
+        if t.done() and not t.cancelled():
+            t.exception()  # retrieved: an error at shutdown is not worth a warning
+    names = sorted(t.get_name() for t in pending)
+    if names:
+        logger.error("tasks did not stop", extra={"tasks": names})
+    return names
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
