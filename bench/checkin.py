@@ -25,7 +25,7 @@ from pathlib import Path
 import aiohttp
 import nats
 
-from bench.loadgen import RequestSpec, run_load
+from bench.loadgen import RequestFactory, RequestSpec, run_load
 from bench.reference import insert_request, prepare_schema, start_bare_insert_app
 from bench.stack import admin_headers, create_event, pair, service_env
 from shared.embedded import EmbeddedNats, EmbeddedPostgres, free_port
@@ -59,6 +59,43 @@ async def ready(http: aiohttp.ClientSession, url: str) -> None:
     raise RuntimeError(f"{url} not ready")
 
 
+async def paired_gates(http: aiohttp.ClientSession, reg: str, chk: str) -> list[str]:
+    """The test event and ``DEVICES`` paired gate phones, once checkin knows them."""
+    admin = await admin_headers(http, reg)
+    await create_event(http, reg, admin, SLUG, 100_000)
+    tokens = [await pair(http, reg, admin, SLUG, "gate", f"g{d % GATES}") for d in range(DEVICES)]
+    for _ in range(300):  # checkin learns the keys and devices over the bus
+        async with http.get(
+            f"{chk}/api/checkin/device", headers={"Authorization": tokens[-1]}
+        ) as r:
+            if r.status == 200:
+                return tokens
+        await asyncio.sleep(0.1)
+    raise RuntimeError("checkin never learned of the devices")
+
+
+def signed_tickets(tmp: Path, n: int = SCANS) -> list[str]:
+    """``n`` distinct tickets signed with registration's key (in ``tmp/data``)."""
+    ring = KeyRing.load_or_create(tmp / "data" / "keys")
+    return [sign_ticket(ring.active, uuid.uuid4(), SLUG) for _ in range(n)]
+
+
+def scan_request(tokens: list[str], tickets: list[str], prefix: str = "c") -> RequestFactory:
+    def scan(worker: int, i: int) -> RequestSpec:
+        return (
+            "POST",
+            "/api/checkin/scans",
+            {
+                "client_scan_id": f"{prefix}{i}",
+                "qr_text": tickets[i % len(tickets)],
+                "direction": "in",
+            },
+            {"Authorization": tokens[worker % len(tokens)]},
+        )
+
+    return scan
+
+
 async def main() -> str:
     tmp = Path(tempfile.mkdtemp(prefix="tomoni-bench-chk-"))
     pg, nats_srv = EmbeddedPostgres(tmp / "pg"), EmbeddedNats(tmp / "nats")
@@ -75,28 +112,9 @@ async def main() -> str:
             reg, chk = f"http://127.0.0.1:{reg_port}", f"http://127.0.0.1:{chk_port}"
             await ready(http, f"{reg}/readyz")
             await ready(http, f"{chk}/readyz")
-            admin = await admin_headers(http, reg)
-            await create_event(http, reg, admin, SLUG, 100_000)
-            tokens = [
-                await pair(http, reg, admin, SLUG, "gate", f"g{d % GATES}") for d in range(DEVICES)
-            ]
-            for _ in range(300):  # checkin learns the keys and devices over the bus
-                async with http.get(
-                    f"{chk}/api/checkin/device", headers={"Authorization": tokens[-1]}
-                ) as r:
-                    if r.status == 200:
-                        break
-                await asyncio.sleep(0.1)
-        ring = KeyRing.load_or_create(tmp / "data" / "keys")
-        tickets = [sign_ticket(ring.active, uuid.uuid4(), SLUG) for _ in range(SCANS)]
-
-        def scan(worker: int, i: int) -> RequestSpec:
-            return (
-                "POST",
-                "/api/checkin/scans",
-                {"client_scan_id": f"c{i}", "qr_text": tickets[i % SCANS], "direction": "in"},
-                {"Authorization": tokens[worker % DEVICES]},
-            )
+            tokens = await paired_gates(http, reg, chk)
+        tickets = signed_tickets(tmp)
+        scan = scan_request(tokens, tickets)
 
         # Scan → snapshot delay: during the run, a probe scan every 100 ms is timed from
         # its request to the first snapshot on core NATS whose count includes it.
@@ -110,6 +128,7 @@ async def main() -> str:
         result = await run_load(chk, scan, concurrency=DEVICES, requests=SCANS, seconds=300)
         # Delay: for each snapshot count n, when did the n-th admission's answer arrive?
         # The load generator does not expose per-request times, so probe separately below.
+        ring = KeyRing.load_or_create(tmp / "data" / "keys")
         delays = await probe_delays(chk, tokens[0], ring, nc, seen)
         await nc.close()
         bare_dsn = dsn
