@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: up test lint typecheck pytest soak bench bench-all clean
+.PHONY: up test lint typecheck pytest soak bench bench-all bench-scaleout clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,18 @@ bench-all: bench
 	$(BIN)/python -m bench.notify
 	$(BIN)/python -m bench.stamprally
 	$(BIN)/python -m bench.live
+	$(MAKE) bench-scaleout
+
+# One and two checkin replicas behind nginx (deploy/compose's proxy), Debian's nginx.
+NGINX := /usr/sbin/nginx
+$(NGINX):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq nginx-light >/dev/null; \
+	else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq nginx-light >/dev/null; fi
+
+bench-scaleout: $(STAMP) $(NGINX)
+	$(BIN)/python -m bench.scaleout
 
 clean:
 	rm -rf $(VENV) .tomoni .pytest_cache .mypy_cache .ruff_cache
