@@ -47,8 +47,9 @@ ADMIN = ("cluster@tomoni.test", "cluster password 123")
 SERVICES = ("registration", "checkin", "stamprally", "notify")
 BOOTHS = ("vn", "ph", "np", "tr")
 GATES = ("north", "south")
-N1 = int(os.environ.get("TOMONI_CLUSTER_N", "60"))  # before the service kills
-N2 = N1  # while replicas die and the NATS node comes back
+# Registrations before the service kills, and as many again while replicas die and the
+# NATS node comes back: 60 in `make test`, 400 in `make soak`.
+SHORT, SOAK = 60, 400
 TAKEOVER_SECONDS = 5.0
 
 
@@ -278,7 +279,29 @@ async def test_cluster_loses_nothing_when_a_nats_node_and_a_replica_of_each_serv
     mailbox: tuple[Mailbox, SmtpServer],
     database_url: str,
 ) -> None:
-    rng = random.Random(int(os.environ.get("TOMONI_TEST_SEED", time.time())))
+    await run(deployment, nats_cluster, mailbox, database_url, SHORT)
+
+
+@pytest.mark.soak
+async def test_cluster_soak(
+    deployment: Deployment,
+    nats_cluster: list[EmbeddedNats],
+    mailbox: tuple[Mailbox, SmtpServer],
+    database_url: str,
+) -> None:
+    await run(deployment, nats_cluster, mailbox, database_url, SOAK)
+
+
+async def run(
+    deployment: Deployment,
+    nats_cluster: list[EmbeddedNats],
+    mailbox: tuple[Mailbox, SmtpServer],
+    database_url: str,
+    n: int,
+) -> None:
+    first_wave = second_wave = n
+    seed = int(os.environ.get("TOMONI_TEST_SEED", time.time()))
+    rng = random.Random(seed)
     box = mailbox[0]
     namespace = deployment.env["TOMONI_BUS_NAMESPACE"]
     truth = Truth()
@@ -432,7 +455,7 @@ async def test_cluster_loses_nothing_when_a_nats_node_and_a_replica_of_each_serv
             victim.kill()
 
         first, _ = await asyncio.gather(
-            limited([register(i) for i in range(N1)]), kill_nats_after(N1 // 3)
+            limited([register(i) for i in range(first_wave)]), kill_nats_after(first_wave // 3)
         )
         # Checkin and stamprally learn every ticket over what is left of the cluster.
         await _all_known(db, "checkin.tickets", [a["ticket"]["id"] for a in first])
@@ -445,7 +468,7 @@ async def test_cluster_loses_nothing_when_a_nats_node_and_a_replica_of_each_serv
 
         async def faults() -> None:
             await wait_until(
-                lambda: _true(len(truth.admitted) >= N1 // 3), timeout=60, message="scans"
+                lambda: _true(len(truth.admitted) >= first_wave // 3), timeout=60, message="scans"
             )
             killed_at = time.monotonic()
             for service in SERVICES:
@@ -462,14 +485,14 @@ async def test_cluster_loses_nothing_when_a_nats_node_and_a_replica_of_each_serv
             )
             took_over.append(time.monotonic() - killed_at)
             await wait_until(
-                lambda: _true(len(truth.registrations) >= N1 + N2 // 2),
+                lambda: _true(len(truth.registrations) >= first_wave + second_wave // 2),
                 timeout=60,
                 message="half of the second wave",
             )
             victim.start()
 
         second, *_ = await asyncio.gather(
-            limited([register(N1 + i) for i in range(N2)]),
+            limited([register(first_wave + i) for i in range(second_wave)]),
             limited([visit(a) for a in first]),
             faults(),
         )
@@ -497,7 +520,8 @@ async def test_cluster_loses_nothing_when_a_nats_node_and_a_replica_of_each_serv
         await nc.close()
 
     print(
-        f"\ncluster: {len(truth.registrations)} registrations, {len(truth.admitted)} admitted,"
+        f"\ncluster (seed {seed}): {len(truth.registrations)} registrations,"
+        f" {len(truth.admitted)} admitted,"
         f" {len(truth.stamps)} stamps, {len(truth.answers)} scan answers;"
         f" relay takeover {took_over[0]:.2f} s; {proxy.failovers} failovers"
     )
