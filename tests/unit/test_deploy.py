@@ -6,6 +6,8 @@ prefixes, its health routes, ``tomoni serve <name>``)."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +152,31 @@ def test_the_image_runs_as_a_user_without_compilers() -> None:
     assert "USER 10001" in final
     assert "gcc" not in final and "apt-get install" not in final
     assert 'ENTRYPOINT ["tomoni"]' in final
+
+
+def _compose_schema_check(path: Path) -> subprocess.CompletedProcess[str]:
+    """The Compose Specification's JSON schema (vendored by check-jsonschema): what
+    `docker compose config` checks first, for this machine without the compose plugin."""
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_compose_file_is_valid_against_the_compose_specification(tmp_path: Path) -> None:
+    ok = _compose_schema_check(DEPLOY / "compose" / "compose.yaml")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    # The control: a mistake the schema knows (a restart policy that does not exist).
+    compose = yaml.safe_load((DEPLOY / "compose" / "compose.yaml").read_text())
+    compose["services"]["checkin"]["restart"] = {"when": "sometimes"}
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(yaml.safe_dump(compose))
+    bad = _compose_schema_check(broken)
+    assert bad.returncode != 0 and "restart" in bad.stdout + bad.stderr
