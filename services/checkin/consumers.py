@@ -9,7 +9,9 @@ from services.checkin import service
 from shared.contracts.registration import (
     DevicePaired,
     DeviceRevoked,
+    EventErased,
     EventPublished,
+    RegistrationErased,
     TicketIssued,
     TicketRevoked,
 )
@@ -37,3 +39,14 @@ async def on_device_paired(conn: asyncpg.Connection, env: Envelope, p: DevicePai
 
 async def on_device_revoked(conn: asyncpg.Connection, env: Envelope, p: DeviceRevoked) -> None:
     await service.apply_device_revoked(conn, p)
+
+
+async def on_registration_erased(
+    conn: asyncpg.Connection, env: Envelope, p: RegistrationErased
+) -> None:
+    await service.erase_personal_data(conn, ticket_ids=p.ticket_ids)
+
+
+async def on_event_erased(conn: asyncpg.Connection, env: Envelope, p: EventErased) -> None:
+    assert env.event is not None
+    await service.erase_personal_data(conn, event=env.event)

@@ -13,5 +13,7 @@ CONSUMERS = [
     ConsumerBinding("registration", "ticket.revoked", on.on_ticket_revoked),
     ConsumerBinding("registration", "device.paired", on.on_device_paired),
     ConsumerBinding("registration", "device.revoked", on.on_device_revoked),
+    ConsumerBinding("registration", "registration.erased", on.on_registration_erased),
+    ConsumerBinding("registration", "event.erased", on.on_event_erased),
     KEYS_CONSUMER,
 ]

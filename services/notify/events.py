@@ -30,5 +30,7 @@ CONSUMERS = [
     ConsumerBinding(
         "stamprally", "rally.completed", consumers.on_rally_completed, with_runtime=True
     ),
+    ConsumerBinding("registration", "registration.erased", consumers.on_registration_erased),
+    ConsumerBinding("registration", "event.erased", consumers.on_event_erased),
     KEYS_CONSUMER,
 ]

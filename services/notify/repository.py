@@ -424,3 +424,24 @@ async def purge_expired(conn: asyncpg.Pool) -> dict[str, int]:
         r = await c.execute("DELETE FROM recipients WHERE event = ANY($1::text[])", expired)
         await c.execute("DELETE FROM announcements WHERE event = ANY($1::text[])", expired)
         return {"recipients": int(r.split()[-1]), "notifications": int(n.split()[-1])}
+
+
+async def erase_registration(conn: asyncpg.Connection, registration_id: uuid.UUID) -> None:
+    """Registration erased this person: forget their contact and messages' contents. The
+    rows of the messages stay (their unique keys keep a redelivered fact from sending
+    again), emptied; one not yet sent is ``skipped``."""
+    await conn.execute(
+        "UPDATE notifications SET recipient = '', context = '{}'::jsonb, detail = NULL,"
+        " status = CASE WHEN status IN ('queued', 'failed') THEN 'skipped' ELSE status END"
+        " WHERE registration_id = $1",
+        registration_id,
+    )
+    await conn.execute("DELETE FROM recipients WHERE registration_id = $1", registration_id)
+
+
+async def erase_event(conn: asyncpg.Connection, event: str) -> None:
+    """The event's retention ended at registration: the same as :func:`purge_expired`
+    does by the clock, for this event now."""
+    await conn.execute("DELETE FROM notifications WHERE event = $1", event)
+    await conn.execute("DELETE FROM recipients WHERE event = $1", event)
+    await conn.execute("DELETE FROM announcements WHERE event = $1", event)

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.registration import live, organizers, routes, service
+from services.registration import live, organizers, privacy, routes, service
 from services.registration.events import CONSUMERS
 from services.registration.handlers import LIMITS
 from services.registration.settings import RegistrationSettings
@@ -75,7 +75,7 @@ DEFINITION = ServiceDefinition(
     consumers=CONSUMERS,
     on_start=(service.load_keys, organizers.ensure_admin, _seed_demo, live.start),
     on_stop=(live.stop,),
-    background=(service.watch_keys,),
+    background=(service.watch_keys, privacy.retention_job),
     locale_dir=HERE / "locale",
     html_errors=_html_error,
     statics=(

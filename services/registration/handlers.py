@@ -15,7 +15,7 @@ import qrcode.image.svg
 from aiohttp import web
 from qrcode.image.pure import PyPNGImage
 
-from services.registration import devices, live, organizers, repository, service
+from services.registration import devices, live, organizers, privacy, repository, service
 from services.registration.domain import Category, Choice, EventDraft, FormField
 from services.registration.organizers import Organizer
 from services.registration.schemas import (
@@ -273,6 +273,38 @@ async def cancel_registration(request: web.Request) -> web.StreamResponse:
         by = "attendee"
     reg = await service.cancel(rt, reg_id, by=by)
     return json_response(await service.view(rt, reg))
+
+
+async def erase_registration(request: web.Request) -> web.StreamResponse:
+    """A person's data erased: by them (their secret) or by an organizer of the event
+    on their request. An active registration is cancelled first."""
+    rt = rt_of(request)
+    reg_id = _uuid(request.match_info["id"])
+    org = await organizer_of(request, required=False)
+    if org is not None:
+        peek = await repository.get_registration(rt.pool, reg_id)
+        if peek is None:
+            raise NotFound()
+        org.require(peek["event_slug"])
+        by = "organizer"
+    else:
+        await service.find_own(rt, reg_id, request.headers.get("X-Registration-Secret", ""))
+        by = "attendee"
+    at = await privacy.erase(rt, reg_id, by=by)
+    return json_response({"id": str(reg_id), "erased_at": at.isoformat()})
+
+
+async def export_registration(request: web.Request) -> web.StreamResponse:
+    """Everything registration holds about one person (organizer of the event)."""
+    rt = rt_of(request)
+    org = await organizer_of(request)
+    assert org is not None
+    reg_id = _uuid(request.match_info["id"])
+    peek = await repository.get_registration(rt.pool, reg_id)
+    if peek is None:
+        raise NotFound()
+    org.require(peek["event_slug"])
+    return json_response(await privacy.export(rt, reg_id))
 
 
 async def _review(request: web.Request, approve: bool) -> web.StreamResponse:

@@ -92,6 +92,23 @@ def api_routes() -> list[Route]:
         ),
         Route(
             "POST",
+            f"{API}/registrations/{{id}}/erase",
+            h.erase_registration,
+            "Erase this person's data, cancelling first (X-Registration-Secret, or an"
+            " organizer of the event)",
+            responses={200: s.ErasedOut},
+            security=("registrationSecret", "organizer"),
+        ),
+        Route(
+            "GET",
+            f"{API}/registrations/{{id}}/export",
+            h.export_registration,
+            "Everything registration holds about this person (organizer)",
+            responses={200: s.PersonalDataOut},
+            security=ORG,
+        ),
+        Route(
+            "POST",
             f"{API}/registrations/{{id}}/approve",
             h.approve_registration,
             "Approve an application",

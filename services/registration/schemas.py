@@ -249,3 +249,38 @@ class AnnouncementOut(BaseModel):
     event: str
     subject: Text
     body: Text
+
+
+class ErasedOut(BaseModel):
+    id: str
+    erased_at: datetime
+
+
+class ExportedTicket(BaseModel):
+    id: str
+    status: str
+    revision: int
+    issued_at: datetime
+    revoked_at: datetime | None
+
+
+class PersonalDataOut(BaseModel):
+    """What registration holds about one person (empty strings and nulls once erased)."""
+
+    id: str
+    event_slug: str
+    category_code: str
+    status: str
+    name: str
+    name_kana: str | None
+    email: str | None
+    phone: str | None
+    language: str
+    party_size: int
+    notify_by: str
+    created_at: datetime
+    updated_at: datetime
+    erased_at: datetime | None
+    answers: dict[str, Any]
+    tickets: list[ExportedTicket]
+    note: str

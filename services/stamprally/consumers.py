@@ -10,7 +10,9 @@ from shared.contracts.checkin import Admitted
 from shared.contracts.registration import (
     DevicePaired,
     DeviceRevoked,
+    EventErased,
     EventPublished,
+    RegistrationErased,
     TicketIssued,
     TicketRevoked,
 )
@@ -43,3 +45,14 @@ async def on_device_revoked(conn: asyncpg.Connection, env: Envelope, p: DeviceRe
 async def on_admitted(conn: asyncpg.Connection, env: Envelope, p: Admitted) -> None:
     assert env.event is not None
     await service.apply_admitted(conn, env.event, p)
+
+
+async def on_registration_erased(
+    conn: asyncpg.Connection, env: Envelope, p: RegistrationErased
+) -> None:
+    await service.erase_personal_data(conn, ticket_ids=p.ticket_ids)
+
+
+async def on_event_erased(conn: asyncpg.Connection, env: Envelope, p: EventErased) -> None:
+    assert env.event is not None
+    await service.erase_personal_data(conn, event=env.event)

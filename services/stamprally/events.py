@@ -14,5 +14,7 @@ CONSUMERS = [
     ConsumerBinding("registration", "device.paired", on.on_device_paired),
     ConsumerBinding("registration", "device.revoked", on.on_device_revoked),
     ConsumerBinding("checkin", "checkin.admitted", on.on_admitted),
+    ConsumerBinding("registration", "registration.erased", on.on_registration_erased),
+    ConsumerBinding("registration", "event.erased", on.on_event_erased),
     KEYS_CONSUMER,
 ]

@@ -517,3 +517,25 @@ async def booth_key(rt: Runtime) -> bytes:
         key = await repository.secret(rt.pool, "booth_codes")
         rt.state[BOOTH_KEY] = key
     return key
+
+
+async def erase_personal_data(
+    conn: asyncpg.Connection,
+    *,
+    ticket_ids: list[uuid.UUID] | None = None,
+    event: str | None = None,
+) -> None:
+    """Registration erased a person (their tickets) or a whole event: forget the names
+    shown to volunteers, here and in the stored answers that retries get. The counts stay."""
+    if ticket_ids is not None:
+        where, arg = "id = ANY($1::uuid[])", ticket_ids
+        answer_where = "ticket_id = ANY($1::uuid[])"
+    else:
+        where, arg = "event = $1", event
+        answer_where = "event = $1"
+    await conn.execute(f"UPDATE tickets SET display_name = NULL WHERE {where}", arg)
+    await conn.execute(
+        f"UPDATE scan_answers SET response = response #- '{{attendee,display_name}}'"
+        f" WHERE {answer_where} AND response ? 'attendee'",
+        arg,
+    )

@@ -176,3 +176,21 @@ class KeysPublished(Contract):
 
     keys: list[PublicKey]
     as_of: datetime
+
+
+@contract("registration", "registration.erased")
+class RegistrationErased(Contract):
+    """One person's data was erased (on their request or an organizer's): every service
+    erases its copy (names on tickets, messages, answers kept for retries)."""
+
+    registration_id: UUID
+    ticket_ids: list[UUID] = Field(default_factory=list)
+    by: Literal["attendee", "organizer"]
+
+
+@contract("registration", "event.erased")
+class EventErased(Contract):
+    """The event's retention ended: registration erased its personal data (the counts
+    stay); every service erases its own copy for the event."""
+
+    registrations: int
