@@ -516,6 +516,7 @@ async def run(
         await asyncio.sleep(1.0)  # a late duplicate would arrive now
         live = await _live_snapshot(http, deployment, slug, admin)
         seen = await _observe(db, slug, box, live)
+        leaks = await _personal_data_leaks(js, namespace, deployment.logs, truth)
         await db.close()
         await nc.close()
 
@@ -533,6 +534,10 @@ async def run(
     assert proxy.failovers > 0, "no request ever met a dead replica: the kills missed"
     # The control: the same checks see a lost scan, a double stamp and a second email.
     assert _control(truth, seen, min_stamps)
+    # No name, email or phone in any service's log, nor on the bus beyond the contracts
+    # that carry a contact (registration's facts) or the name shown at the gates.
+    assert leaks["found"] == [], leaks["found"][:5]
+    assert leaks["allowed"] > 0, "the search never met the data it looks for: it is blind"
     # Both replicas never relayed at once: the survivor holds the lock alone.
     assert await _relay_holder(deployment, "registration") is deployment.alive("registration")[0]
 
@@ -579,6 +584,43 @@ def test_the_checks_fail_on_a_lost_scan_a_double_stamp_and_a_second_email() -> N
 
 
 # -- helpers --------------------------------------------------------------------------
+# Facts whose contract names personal data: the registration facts carry the contact (for
+# notify), ticket.issued the name shown at the gates.
+PERSONAL_CONTRACTS = ("registration.registration.", "registration.ticket.issued")
+
+
+def _log_leaks(logs: Path, needles: list[str]) -> list[str]:
+    found = []
+    for log in sorted(logs.glob("*.log")):
+        text = log.read_text(errors="replace")
+        found += [f"{log.name}: {n}" for n in needles if n in text]
+    return found
+
+
+async def _personal_data_leaks(js: Any, namespace: str, logs: Path, truth: Truth) -> dict[str, Any]:
+    """Every place a registrant's name or email turns up in the services' logs or in the
+    streams, except the contracts that name them (counted as ``allowed``)."""
+    needles = [*truth.emails.values(), "Cluster Person"]
+    found = _log_leaks(logs, needles)
+    allowed = 0
+    for publisher in ("REGISTRATION", "CHECKIN", "STAMPRALLY", "NOTIFY", "DEADLETTER"):
+        stream = f"{namespace}_{publisher}".upper()
+        state = (await js.stream_info(stream)).state
+        for seq in range(state.first_seq, state.last_seq + 1):
+            try:
+                msg = await js.get_msg(stream, seq)
+            except Exception:  # a gap (deleted message)
+                continue
+            text = (msg.data or b"").decode(errors="replace")
+            if not any(n in text for n in needles):
+                continue
+            if msg.subject.removeprefix(namespace + ".").startswith(PERSONAL_CONTRACTS):
+                allowed += 1
+            else:
+                found.append(f"{stream} {msg.subject}")
+    return {"found": found, "allowed": allowed}
+
+
 async def _jetstream_ready(urls: str) -> None:
     nc = await nats.connect(servers=urls.split(","), max_reconnect_attempts=-1)
     try:
