@@ -1,5 +1,5 @@
 """The attendee pages under ``/events/``: the events list, an event, its registration
-form, and the pages of one registration (ticket, change, cancel).
+form, and the pages of one registration (ticket, change, cancel, delete my data).
 
 Server-rendered HTML that works without JavaScript on old phones, in twelve languages
 (Japanese in easy Japanese with furigana). Catalogs: ``services/registration/locale``;
@@ -40,6 +40,8 @@ def page_routes() -> list[Route]:
         Route("GET", f"{_R}/change", manage.to_ticket, "Back to the ticket", public_api=False),
         Route("GET", f"{_R}/cancel", manage.cancel_page, "Confirm cancelling", public_api=False),
         Route("POST", f"{_R}/cancel", manage.cancel, "Cancel", public_api=False),
+        Route("GET", f"{_R}/erase", manage.erase_page, "Confirm deleting", public_api=False),
+        Route("POST", f"{_R}/erase", manage.erase, "Delete my data", public_api=False),
         Route("GET", "/events", public.to_list, "Events (redirect)", public_api=False),
         Route("GET", "/events/", public.list_page, "Events", public_api=False),
         Route("GET", "/events/{slug}", public.event_page, "An event", public_api=False),

@@ -1,5 +1,5 @@
 """The pages of one registration, reached by its capability URL ``/events/r/{id}/{secret}``
-(the API's ``manage_url``): the ticket, changes, and cancelling.
+(the API's ``manage_url``): the ticket, changes, cancelling, and deleting one's data.
 
 Whoever holds the URL is the registrant; a wrong id or secret gets the same 404 page as
 a missing one, so nothing can be learned by guessing. The ticket page is sent with
@@ -18,7 +18,7 @@ import asyncpg
 from aiohttp import web
 from markupsafe import Markup
 
-from services.registration import repository, service
+from services.registration import privacy, repository, service
 from services.registration.domain import ACTIVE
 from services.registration.handlers import qr_image, rt_of
 from services.registration.pages import forms
@@ -214,3 +214,60 @@ async def cancel(request: web.Request) -> web.StreamResponse:
     except Conflict:
         pass  # rejected meanwhile: the ticket page tells what the registration is now
     return see_other(request, _base(reg, request.match_info["secret"]))
+
+
+async def erase_page(request: web.Request) -> web.StreamResponse:
+    """The confirmation step of "Delete my data": what goes, what the city keeps, and that
+    an active registration is cancelled too. Offered in every status: a cancelled or
+    rejected registration still holds the person's data until they or the retention end
+    it."""
+    reg = await _own(request)
+    if reg is None:
+        return not_found(request)
+    base = _base(reg, request.match_info["secret"])
+    rt = rt_of(request)
+    event = await repository.load_event(rt.pool, reg["event_slug"])
+    if event is None:
+        return not_found(request)
+    category = next(c for c in event.categories if c.code == reg["category_code"])
+    return render(
+        request,
+        "erase.html",
+        lang=page_language(request, registered=reg["language"]),
+        here=f"{base}/erase",
+        cache_control="no-store",
+        erased=False,
+        event=event,
+        category=category,
+        reg=reg,
+        base=base,
+        active=reg["status"] in ACTIVE,
+    )
+
+
+async def erase(request: web.Request) -> web.StreamResponse:
+    """Erase, then answer with the final page itself: the secret dies with the data, so a
+    redirect to the registration's pages would only find the 404 page (and so would a
+    second tap: the form's ``data-sending`` makes the script hold it). Like cancelling,
+    only a POST to the capability URL changes anything."""
+    reg = await _own(request)
+    if reg is None:
+        return not_found(request)
+    rt = rt_of(request)
+    cancelled = reg["status"] in ACTIVE
+    try:
+        await privacy.erase(rt, reg["id"], by="attendee")
+    except Conflict:
+        # Decided meanwhile (an organizer rejected it): no longer active, so erasing
+        # again skips the cancellation and only erases.
+        cancelled = False
+        await privacy.erase(rt, reg["id"], by="attendee")
+    return render(
+        request,
+        "erase.html",
+        lang=page_language(request, registered=reg["language"]),
+        here="/events/",  # the language picker cannot come back to a dead link
+        cache_control="no-store",
+        erased=True,
+        was_active=cancelled,
+    )
