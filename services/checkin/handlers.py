@@ -8,7 +8,7 @@ from services.checkin import repository, service
 from services.checkin.schemas import BatchIn, ScanIn
 from shared.auth import organizer_from
 from shared.devicetokens import Device, device_from
-from shared.errors import NotFound
+from shared.errors import Forbidden, NotFound
 from shared.http import json_response, parse_body, request_translator
 from shared.runtime import RUNTIME, Runtime
 
@@ -27,6 +27,16 @@ async def device_of(request: web.Request, roles: tuple[str, ...] = GATE) -> Devi
     """The scanning device (see :func:`shared.devicetokens.device_from`): 403 for a device
     whose role is not one of ``roles``. Scans at ``/api/checkin/scans`` stay gate-only."""
     return await device_from(request, service.keys(rt_of(request)), roles)
+
+
+async def current_device_of(request: web.Request, roles: tuple[str, ...]) -> Device:
+    """:func:`device_of`, and 403 ``device_revoked`` for a phone an organizer revoked:
+    for what the scanner reads (its event, the cancelled tickets). A scan answers a
+    revoked phone with ``rejected``/``device_revoked`` instead, as the contract says."""
+    device = await device_of(request, roles)
+    if await repository.device_revoked(rt_of(request).pool, device.id):
+        raise Forbidden(code="device_revoked")
+    return device
 
 
 async def post_scan(request: web.Request) -> web.StreamResponse:
@@ -59,7 +69,7 @@ async def post_batch(request: web.Request) -> web.StreamResponse:
 
 
 async def get_device(request: web.Request) -> web.StreamResponse:
-    device = await device_of(request, SCANNER_ROLES)
+    device = await current_device_of(request, SCANNER_ROLES)
     rt = rt_of(request)
     event = await repository.get_event(rt.pool, device.event)
     return json_response(
@@ -76,7 +86,7 @@ async def get_device(request: web.Request) -> web.StreamResponse:
 async def get_revoked(request: web.Request) -> web.StreamResponse:
     """Cancelled tickets of the device's event, for the scanner's offline checks (a booth
     checks tickets offline as a gate does)."""
-    device = await device_of(request, SCANNER_ROLES)
+    device = await current_device_of(request, SCANNER_ROLES)
     return json_response(
         {"tickets": await repository.revoked_since(rt_of(request).pool, device.event)}
     )

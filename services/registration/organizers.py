@@ -91,23 +91,22 @@ async def login(
         raise Unauthorized(code="login_failed")
     csrf = new_secret(24) if kind == "console" else None
     expires = datetime.now(UTC) + timedelta(hours=SESSION_HOURS)
-    if kind == "api":
-        # Signed, so checkin, stamprally and notify can check it with the public keys.
-        from services.registration.service import keyring
+    # Signed (both the API's token and the console's session cookie), so checkin,
+    # stamprally and notify can check it with the public keys: notify's Messages tab
+    # reads the console's cookie. The session row still decides here (logout ends it).
+    from services.registration.service import keyring
 
-        token = sign_claims(
-            keyring(rt).active,
-            "organizer",
-            {
-                "o": str(row["id"]),
-                "r": row["role"],
-                "ev": list(row["events"]),
-                "x": int(expires.timestamp()),
-                "n": new_secret(8),
-            },
-        )
-    else:
-        token = new_secret(32)
+    token = sign_claims(
+        keyring(rt).active,
+        "organizer",
+        {
+            "o": str(row["id"]),
+            "r": row["role"],
+            "ev": list(row["events"]),
+            "x": int(expires.timestamp()),
+            "n": new_secret(8),
+        },
+    )
     await rt.pool.execute(
         "INSERT INTO sessions (token_hash, organizer_id, kind, csrf_token, expires_at)"
         " VALUES ($1, $2, $3, $4, $5)",

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from services.stamprally import domain, service
+from services.stamprally import domain, repository, service
 from services.stamprally.schemas import RallyIn, ScanIn, SelfStampIn
 from shared.auth import organizer_from
 from shared.devicetokens import Device, device_from
-from shared.errors import FieldError, NotFound, ValidationFailed
+from shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from shared.http import json_response, parse_body
 from shared.readmodel import known_events
 from shared.runtime import RUNTIME, Runtime
@@ -115,6 +115,9 @@ async def get_booth_code(request: web.Request) -> web.StreamResponse:
     """The booth tablet's current code (booth devices only; the code rotates every 30 s)."""
     device = await _device(request, "booth")
     rt = rt_of(request)
+    # A revoked tablet gets no more codes: a code it showed would still stamp cards.
+    if await repository.device_revoked(rt.pool, device.id):
+        raise Forbidden(code="device_revoked")
     now = time.time()
     code = domain.booth_code(await service.booth_key(rt), device.event, device.place, now)
     step = domain.BOOTH_CODE_STEP

@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.checkin import repository, service
-from services.checkin.handlers import SCANNER_ROLES, device_of, rt_of
+from services.checkin.handlers import SCANNER_ROLES, current_device_of, rt_of
 from shared.http import json_response, request_language
 from shared.http import static_url as shared_static_url
 from shared.i18n import LANGUAGE_NAMES, LANGUAGES, normalize, translator
@@ -211,7 +211,7 @@ async def event_info(request: web.Request) -> web.StreamResponse:
     """What the scanner shows and needs offline about its event: the title, the time zone
     (for "first entered at"), and each category's title and re-entry rule. For gates,
     booths and the prize desk alike."""
-    device = await device_of(request, SCANNER_ROLES)
+    device = await current_device_of(request, SCANNER_ROLES)
     pool = rt_of(request).pool
     event = await repository.get_event(pool, device.event)
     # Read-only lookup of checkin's own read model for this page.
