@@ -237,13 +237,21 @@ def check_booth_code(key: bytes, event: str, code: str, now: float) -> str:
     """The booth a genuine, current code names (raises :class:`InvalidBoothCode`)."""
     if not code.startswith(BOOTH_CODE_PREFIX) or len(code) > 200:
         raise InvalidBoothCode("invalid")
-    try:
-        booth, step_text, mac_text = code[len(BOOTH_CODE_PREFIX) :].rsplit(".", 2)
-        step = int(step_text)
-        mac = base64.urlsafe_b64decode(mac_text + "=" * (-len(mac_text) % 4))
-    except (ValueError, TypeError):
-        raise InvalidBoothCode("invalid") from None
-    if not hmac.compare_digest(mac, _booth_mac(key, event, booth, step)):
+    parts = code[len(BOOTH_CODE_PREFIX) :].rsplit(".", 2)
+    if len(parts) != 3:
+        raise InvalidBoothCode("invalid")
+    booth, step_text, mac_text = parts
+    # Only the spelling booth_code() makes: plain ASCII digits without a leading zero, at
+    # most 19 of them (so the step fits the MAC's 64 bits), and the MAC's exact base64url.
+    if (
+        not (step_text.isascii() and step_text.isdigit())
+        or len(step_text) > 19
+        or (len(step_text) > 1 and step_text[0] == "0")
+    ):
+        raise InvalidBoothCode("invalid")
+    step = int(step_text)
+    expected = base64.urlsafe_b64encode(_booth_mac(key, event, booth, step)).rstrip(b"=")
+    if not hmac.compare_digest(mac_text.encode("utf-8", "replace"), expected):
         raise InvalidBoothCode("invalid")
     made = step * BOOTH_CODE_STEP
     if not (made - BOOTH_CODE_STEP <= now < made + BOOTH_CODE_LIFETIME):
