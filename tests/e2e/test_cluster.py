@@ -292,12 +292,25 @@ async def test_cluster_soak(
     await run(deployment, nats_cluster, mailbox, database_url, SOAK)
 
 
+@pytest.mark.soak
+async def test_every_service_killed_twenty_times(
+    deployment: Deployment,
+    nats_cluster: list[EmbeddedNats],
+    mailbox: tuple[Mailbox, SmtpServer],
+    database_url: str,
+) -> None:
+    """A replica of each service SIGKILLed 20 times over the run (and started again each
+    time, as an orchestrator does), while the traffic goes on."""
+    await run(deployment, nats_cluster, mailbox, database_url, SOAK, kill_rounds=20)
+
+
 async def run(
     deployment: Deployment,
     nats_cluster: list[EmbeddedNats],
     mailbox: tuple[Mailbox, SmtpServer],
     database_url: str,
     n: int,
+    kill_rounds: int = 1,
 ) -> None:
     first_wave = second_wave = n
     seed = int(os.environ.get("TOMONI_TEST_SEED", time.time()))
@@ -466,6 +479,21 @@ async def run(
         relay_holder = await _relay_holder(deployment, "registration")
         took_over: list[float] = []
 
+        churning: list[asyncio.Task[None]] = []
+        kills = Counter[str]({s: 1 for s in SERVICES})
+
+        async def churn(rounds: int) -> None:
+            """Start a replacement for each service, then kill one replica of each."""
+            for _ in range(rounds):
+                started = [deployment.start(s, len(deployment.replicas[s])) for s in SERVICES]
+                await asyncio.gather(*(ready(r.port, timeout=90) for r in started))
+                await asyncio.sleep(rng.uniform(0.2, 1.0))
+                for service in SERVICES:
+                    replica = rng.choice(deployment.alive(service))
+                    replica.proc.send_signal(signal.SIGKILL)
+                    replica.proc.wait(10)
+                    kills[service] += 1
+
         async def faults() -> None:
             await wait_until(
                 lambda: _true(len(truth.admitted) >= first_wave // 3), timeout=60, message="scans"
@@ -484,6 +512,8 @@ async def run(
                 lambda: _relay_active(http, survivor), timeout=30, message="relay takeover"
             )
             took_over.append(time.monotonic() - killed_at)
+            if kill_rounds > 1:
+                churning.append(asyncio.create_task(churn(kill_rounds - 1)))
             await wait_until(
                 lambda: _true(len(truth.registrations) >= first_wave + second_wave // 2),
                 timeout=60,
@@ -503,6 +533,8 @@ async def run(
         await _all_known(db, "stamprally.tickets", [a["ticket"]["id"] for a in second])
         await limited([visit(a) for a in second])
 
+        for task in churning:
+            await task
         # Settle: the restarted node caught up, every consumer drained, every email sent.
         await _all_current(js, namespace)
         await _drained(js, namespace)
@@ -520,17 +552,19 @@ async def run(
         await db.close()
         await nc.close()
 
+    raw = Counter(m["To"] for m in box.snapshot() if m["To"] in wanted)
+    copies = sum(n - 1 for n in raw.values())
     print(
         f"\ncluster (seed {seed}): {len(truth.registrations)} registrations,"
         f" {len(truth.admitted)} admitted,"
         f" {len(truth.stamps)} stamps, {len(truth.answers)} scan answers;"
-        f" relay takeover {took_over[0]:.2f} s; {proxy.failovers} failovers"
+        f" relay takeover {took_over[0]:.2f} s; {proxy.failovers} failovers;"
+        f" kills {dict(kills)}; {copies} raw email copies"
     )
     found = problems(truth, seen, min_stamps)
-    raw = Counter(m["To"] for m in box.snapshot() if m["To"] in wanted)
-    copies = sum(n - 1 for n in raw.values())
     assert not found, found
-    assert copies <= 1, f"{copies} raw copies from one notify kill"  # see the docstring
+    # At most one per notify kill (see the docstring).
+    assert copies <= kills["notify"], f"{copies} raw copies from {kills['notify']} notify kills"
     assert proxy.failovers > 0, "no request ever met a dead replica: the kills missed"
     # The control: the same checks see a lost scan, a double stamp and a second email.
     assert _control(truth, seen, min_stamps)
@@ -538,8 +572,8 @@ async def run(
     # that carry a contact (registration's facts) or the name shown at the gates.
     assert leaks["found"] == [], leaks["found"][:5]
     assert leaks["allowed"] > 0, "the search never met the data it looks for: it is blind"
-    # Both replicas never relayed at once: the survivor holds the lock alone.
-    assert await _relay_holder(deployment, "registration") is deployment.alive("registration")[0]
+    # One relay holds the lock, and never two at once (_relay_holder asserts it).
+    assert await _relay_holder(deployment, "registration") in deployment.alive("registration")
 
 
 def _control(truth: Truth, seen: Observed, min_stamps: int) -> bool:
