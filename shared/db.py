@@ -82,6 +82,18 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
         yield conn
 
 
+# What a background loop (relay, maintenance, jobs) treats as "the database is away,
+# try again": connection failures, server errors, and a pooled connection that
+# PostgreSQL's shutdown message reached between two queries (asyncpg leaves it in an
+# error state until its socket closes; using it raises InternalClientError).
+DB_LOST: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+
+
 def advisory_key(name: str) -> int:
     """A stable signed 64-bit advisory-lock key for a name."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)

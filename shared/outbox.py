@@ -36,7 +36,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
 
-from shared.db import advisory_key
+from shared.db import DB_LOST, advisory_key
 from shared.events import Envelope
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class Relay:
     async def _notify_other_replica(self) -> None:
         try:
             await self._pool.execute("SELECT pg_notify($1, '')", channel_for(self._schema))
-        except (asyncpg.PostgresError, OSError):
+        except DB_LOST:
             pass  # the poll finds the rows anyway
         finally:
             self._notify_pending = False
@@ -160,7 +160,7 @@ class Relay:
                 await self._publish_loop(conn)
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except DB_LOST as exc:
                 logger.warning(
                     "outbox relay lost its database connection; retrying: %s",
                     type(exc).__name__,

@@ -154,7 +154,7 @@ async def _maintenance(rt: Runtime) -> None:
     while True:
         try:
             await maintenance_once(rt)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except db.DB_LOST as exc:
             logger.warning("maintenance failed; will retry", extra={"error": type(exc).__name__})
         await asyncio.sleep(rt.settings.maintenance_interval_seconds)
 

@@ -25,7 +25,7 @@ import asyncpg
 
 from services.registration import repository, service
 from shared.contracts import registration as c
-from shared.db import transaction
+from shared.db import DB_LOST, transaction
 from shared.errors import NotFound
 from shared.runtime import Runtime
 
@@ -186,7 +186,7 @@ async def retention_job(rt: Runtime) -> None:
     while True:
         try:
             await erase_expired(rt)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except DB_LOST as exc:
             logger.warning("retention job failed; will retry", extra={"error": type(exc).__name__})
         await asyncio.sleep(rt.settings.maintenance_interval_seconds)
 

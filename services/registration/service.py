@@ -19,7 +19,7 @@ from services.registration import domain, repository
 from services.registration.domain import Applicant, Category, EventDraft, validate_event
 from services.registration.events import event_published
 from shared.contracts import registration as c
-from shared.db import advisory_key, transaction
+from shared.db import DB_LOST, advisory_key, transaction
 from shared.errors import Conflict, FieldError, NotFound, ValidationFailed
 from shared.events import Contract, envelope_for
 from shared.i18n import LANGUAGES
@@ -63,7 +63,13 @@ async def watch_keys(rt: Runtime) -> None:
         await asyncio.sleep(10)
         if keyring(rt).reload_if_changed():
             logger.info("ticket keys reloaded", extra={"active": keyring(rt).active.kid_text})
-            await publish_keys(rt)
+            while True:
+                try:
+                    await publish_keys(rt)
+                    break
+                except DB_LOST as exc:  # the database is away: publish when it is back
+                    logger.warning("keys not published yet", extra={"error": type(exc).__name__})
+                    await asyncio.sleep(2)
 
 
 async def _publish(
