@@ -86,6 +86,13 @@ HtmlErrorPage = Callable[[web.Request, int, str], Awaitable[web.StreamResponse]]
 HTML_ERRORS = web.AppKey("html_errors", object)
 
 
+def is_secure(request: web.Request) -> bool:
+    """Whether the browser reached us over https, directly or through the city's proxy
+    (``X-Forwarded-Proto``; trusting it can only add ``Secure`` to a cookie)."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.secure or forwarded == "https"
+
+
 def request_translator(request: web.Request) -> Translator:
     dirs: tuple[Path, ...] = request.config_dict.get(TRANSLATOR_KEY, ())
     return translator(request_language(request), *dirs)
@@ -118,7 +125,7 @@ def remember_language(request: web.Request, response: web.StreamResponse) -> Non
             max_age=LANG_COOKIE_MAX_AGE,
             path="/",
             samesite="Lax",
-            secure=request.secure,
+            secure=is_secure(request),
         )
 
 

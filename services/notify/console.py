@@ -22,6 +22,7 @@ from services.notify.render import LOCALE_DIR, TEMPLATES
 from shared.auth import OrganizerClaims, organizer_of_token
 from shared.errors import Unauthorized
 from shared.formatting import Formatter
+from shared.http import is_secure
 from shared.i18n import Translator, negotiate, normalize
 from shared.readmodel import keys_of
 from shared.runtime import RUNTIME, Runtime
@@ -154,7 +155,7 @@ async def messages_page(request: web.Request) -> web.StreamResponse:
         path=PREFIX,
         httponly=True,
         samesite="Strict",
-        secure=request.secure,
+        secure=is_secure(request),
     )
     return response
 

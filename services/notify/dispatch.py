@@ -124,6 +124,16 @@ async def prepare(rt: Runtime, channel: Channel) -> Prepared | str:
                 conn, job_id, f"registration {job['registration_status'] or 'unknown'}"
             )
             return "skipped"
+        if (
+            channel.name == "sms"
+            and await repository.sms_sent_recently(conn, job["recipient"], hours=24)
+            >= settings.notify_sms_per_recipient_per_day
+        ):
+            # Someone registering and cancelling one number over and over (from many
+            # addresses) must not make the city pay for a flood of SMS to it.
+            await repository.mark_skipped(conn, job_id, "sms limit for this number reached")
+            logger.warning("sms limit for a number reached", extra={"notification": str(job_id)})
+            return "skipped"
         if not job["event_known"]:
             # The event's description comes on its own consumer and is on its way: the
             # channel waits for it rather than send later messages first. A message whose

@@ -210,6 +210,17 @@ async def claim(conn: asyncpg.Connection, channel: str) -> asyncpg.Record | None
     return row
 
 
+async def sms_sent_recently(conn: asyncpg.Connection, number: str, *, hours: int) -> int:
+    """SMS sent (or on the wire) to ``number`` in the last ``hours``."""
+    n: int = await conn.fetchval(
+        "SELECT count(*) FROM notifications WHERE channel = 'sms' AND recipient = $1"
+        " AND status = 'sent' AND sent_at > now() - make_interval(hours => $2)",
+        number,
+        hours,
+    )
+    return n
+
+
 async def mark_skipped(conn: asyncpg.Connection, job_id: uuid.UUID, reason: str) -> None:
     await conn.execute(
         "UPDATE notifications SET status = 'skipped', last_error = $2 WHERE id = $1",

@@ -12,6 +12,9 @@ class NotifySettings(TomoniSettings):
     # provider is sent at most, so a backlog (after an outage) drains without a flood.
     notify_email_per_second: float = Field(default=300.0, gt=0)
     notify_sms_per_second: float = Field(default=10.0, gt=0)
+    # SMS to one number in 24 hours, whoever asks: more are skipped (the city pays per
+    # message). A registration's ticket, a change and a reminder fit well within it.
+    notify_sms_per_recipient_per_day: int = Field(default=8, ge=1)
     # A message refused for its recipient (SMTP 5xx) is tried this many times, then dead.
     notify_max_attempts: int = Field(default=3, ge=1, le=50)
     # First retry after about this many seconds, doubling each time (with jitter).

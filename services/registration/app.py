@@ -98,5 +98,8 @@ def create_app(settings: RegistrationSettings | None = None, **overrides: Any) -
         "register": RateLimiter(rate_per_minute=120, burst=60, enabled=on),
         "login": RateLimiter(rate_per_minute=20, burst=10, enabled=on),
         "pair": RateLimiter(rate_per_minute=60, burst=40, enabled=on),
+        # Registrations that will be sent SMS (the city pays for each), per client: a
+        # family's or a help desk's worth at once, then one a minute.
+        "sms": RateLimiter(rate_per_minute=1, burst=20, enabled=on),
     }
     return app

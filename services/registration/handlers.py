@@ -48,6 +48,14 @@ def rt_of(request: web.Request) -> Runtime:
     return request.app[RUNTIME]
 
 
+def texts_by_sms(phone: str | None, email: str | None, notify_by: str | None) -> bool:
+    """Whether a registration will be sent SMS (``notify_by`` defaults as the service
+    decides: email when there is one, else SMS)."""
+    if not phone:
+        return False
+    return notify_by in ("sms", "both") or (notify_by is None and not email)
+
+
 def limit(request: web.Request, name: str) -> None:
     limiter: RateLimiter = request.app[LIMITS][name]
     limiter.hit(client_address(request))
@@ -234,6 +242,8 @@ async def create_registration(request: web.Request) -> web.StreamResponse:
         limit(request, "register")
     slug = request.match_info["slug"]
     body = await parse_body(request, RegistrationIn)
+    if org is None and texts_by_sms(body.phone, body.email, body.notify_by):
+        limit(request, "sms")
     if org is not None:
         org.require(slug)
     key = request.headers.get("Idempotency-Key")

@@ -36,7 +36,7 @@ from services.registration.console.formats import (
 from services.registration.handlers import rt_of
 from services.registration.organizers import SESSION_HOURS, Organizer
 from shared.errors import Forbidden, NotFound, RateLimited, Unauthorized
-from shared.http import request_language
+from shared.http import is_secure, request_language
 from shared.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
 from shared.runtime import Runtime
 
@@ -86,12 +86,6 @@ def same_token(given: object, expected: str | None) -> bool:
     if not expected or not isinstance(given, str) or not given:
         return False
     return hmac.compare_digest(given.encode(), expected.encode())
-
-
-def is_secure(request: web.Request) -> bool:
-    """Whether the browser reached us over https, directly or through the city's proxy."""
-    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
-    return request.secure or forwarded == "https"
 
 
 def parse_uuid(text: str) -> uuid.UUID:

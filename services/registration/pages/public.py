@@ -10,7 +10,7 @@ from aiohttp import web
 
 from services.registration import repository, service
 from services.registration.domain import Category, EventDraft, registration_closed_reason
-from services.registration.handlers import event_out, limit, rt_of
+from services.registration.handlers import event_out, limit, rt_of, texts_by_sms
 from services.registration.pages import forms
 from services.registration.pages.render import not_found, render, see_other
 from shared.errors import Conflict, NotFound, RateLimited, ValidationFailed
@@ -181,6 +181,8 @@ async def submit_form(request: web.Request) -> web.StreamResponse:
     try:
         limit(request, "register")
         req = forms.registration_request(form, cat.category, lang)
+        if texts_by_sms(req.phone, req.email, req.notify_by):
+            limit(request, "sms")
         _, answer = await service.register(
             rt_of(request),
             view.event.slug,
