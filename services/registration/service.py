@@ -809,8 +809,13 @@ async def change(rt: Runtime, reg_id: uuid.UUID, ch: Change) -> asyncpg.Record:
                         )
                     )
             await _publish(rt, conn, slug, *facts)
-            if delta < 0 and status == "confirmed":
-                await _promote(rt, conn, slug, code)
+            # Fewer people: a confirmed party frees places, and a waiting party may now
+            # fit the free ones itself; either way the earliest that fit go first.
+            if delta < 0 and status in ("confirmed", "waitlisted"):
+                if await _promote(rt, conn, slug, code) and status == "waitlisted":
+                    fresh = await repository.get_registration(conn, reg_id)
+                    assert fresh is not None
+                    reg = fresh
     except asyncpg.UniqueViolationError:
         raise Conflict(code="duplicate_registration") from None
     rt.committed()
