@@ -376,6 +376,9 @@ TABLE: dict[str, Spec] = {
     f"POST {RID}/reject": Spec(CONSOLE, id=reg_id, form=lambda c: {}, fresh="application"),
     f"GET {RID}/cancel": Spec(CONSOLE, id=reg_id),
     f"POST {RID}/cancel": Spec(CONSOLE, id=reg_id, form=lambda c: {}, fresh="registration"),
+    f"GET {RID}/export": Spec(CONSOLE, id=reg_id),
+    f"GET {RID}/erase": Spec(CONSOLE, id=reg_id),
+    f"POST {RID}/erase": Spec(CONSOLE, id=reg_id, form=lambda c: {}, fresh="registration"),
     f"GET {RID}/ticket": Spec(CONSOLE, id=reg_id),
     # checkin
     "POST /api/checkin/scans": Spec(devices("gate", x_ticket=True), json=scan),

@@ -553,6 +553,7 @@ FORMS: dict[str, FormSpec] = {
     f"POST {RID}/approve": FormSpec(E, fresh="application"),
     f"POST {RID}/reject": FormSpec(E, fresh="application"),
     f"POST {RID}/cancel": FormSpec(f"{RID}/cancel", fresh="registration"),
+    f"POST {RID}/erase": FormSpec(f"{RID}/erase", fresh="registration"),
     "POST /console/notify/{slug}/settings": FormSpec(
         "/console/notify/{slug}", lambda tag: {"rally_completed": "1"}
     ),

@@ -54,5 +54,8 @@ def console_routes() -> list[Route]:
         p("POST", f"{R}/reject", registrations.reject, "Reject an application"),
         p("GET", f"{R}/cancel", registrations.cancel_confirm, "Confirm a cancellation"),
         p("POST", f"{R}/cancel", registrations.cancel, "Cancel a registration"),
+        p("GET", f"{R}/export", registrations.export_data, "A person's data as JSON"),
+        p("GET", f"{R}/erase", registrations.erase_confirm, "Confirm erasing a person's data"),
+        p("POST", f"{R}/erase", registrations.erase, "Erase a person's data"),
         p("GET", f"{R}/ticket", register.ticket, "Printable ticket"),
     ]

@@ -45,6 +45,7 @@ NOTICES = {
     ),
     "rejected": N_("The application was rejected."),
     "cancelled": N_("The registration was cancelled."),
+    "erased": N_("The person's data was erased."),
     "not_allowed": N_("This registration can no longer be changed that way."),
     "saved": N_("The event was saved."),
     "announced": N_("The announcement was sent."),

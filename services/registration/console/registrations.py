@@ -1,12 +1,15 @@
-"""What organizers do to one registration (approve, reject, cancel after asking) and the
-CSV export of an event's registrations."""
+"""What organizers do to one registration (approve, reject, cancel after asking; export
+or erase a person's data on their request) and the CSV export of an event's
+registrations."""
 
 from __future__ import annotations
+
+import json
 
 import asyncpg
 from aiohttp import web
 
-from services.registration import repository, service
+from services.registration import privacy, repository, service
 from services.registration.console.labels import STATUSES
 from services.registration.console.overview import Filters, fetch_rows, load_managed_event
 from services.registration.console.web import (
@@ -86,6 +89,50 @@ async def cancel(ui: UI) -> web.StreamResponse:
     except Conflict:
         return back_to(ui, reg, "not_allowed")
     return back_to(ui, reg, "cancelled")
+
+
+# -- personal data on request (APPI) ----------------------------------------------------
+@page
+async def export_data(ui: UI) -> web.StreamResponse:
+    """Everything registration holds about the person, as a file to hand over. The page
+    decorator adds ``Cache-Control: no-store``: no cache may keep a copy."""
+    reg = await managed_registration(ui)
+    data = await privacy.export(ui.rt, reg["id"])
+    return web.Response(
+        text=json.dumps(data, ensure_ascii=False, indent=2),
+        content_type="application/json",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="registration-{reg["id"]}.json"'},
+    )
+
+
+@page
+async def erase_confirm(ui: UI) -> web.StreamResponse:
+    """Erasing cannot be undone (and cancels an active registration first): it is asked
+    twice, like cancelling."""
+    reg = await managed_registration(ui)
+    event = await load_managed_event(ui, reg["event_slug"])
+    back = safe_next(ui.request.query.get("back"), f"{PREFIX}/events/{event.slug}")
+    category = next(c for c in event.categories if c.code == reg["category_code"])
+    return ui.render(
+        "erase.html",
+        reg=reg,
+        event=event,
+        category=category,
+        back=back,
+        active=reg["status"] in privacy.ACTIVE,
+        statuses=STATUSES,
+    )
+
+
+@page
+async def erase(ui: UI) -> web.StreamResponse:
+    reg = await managed_registration(ui)
+    try:
+        await privacy.erase(ui.rt, reg["id"], by="organizer")
+    except Conflict:  # cancelled meanwhile by someone else: the page is out of date
+        return back_to(ui, reg, "not_allowed")
+    return back_to(ui, reg, "erased")
 
 
 @page
