@@ -303,6 +303,11 @@ async def error_middleware(
     except _UNAVAILABLE as exc:
         logger.warning("dependency unavailable", extra={"error": type(exc).__name__})
         return await _error_response(request, 503, "unavailable", headers={"Retry-After": "2"})
+    except asyncpg.DataError as exc:
+        # PostgreSQL refused a value it was given (a U+0000 in text, a date outside years
+        # 1–9999 once in UTC…): the request's fault, and the transaction is rolled back.
+        logger.info("value refused by the database", extra={"error": type(exc).__name__})
+        return await _error_response(request, 422, "validation_failed")
     except Exception:
         logger.exception("unhandled error", extra={"path": request.path})
         return await _error_response(request, 500, "internal_error")

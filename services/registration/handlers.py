@@ -376,7 +376,11 @@ async def list_registrations(request: web.Request) -> web.StreamResponse:
     q = request.query
     wants_csv = "text/csv" in request.headers.get("Accept", "") or q.get("format") == "csv"
     after = parse_cursor(q.get("cursor"))
-    limit_n = 100_000 if wants_csv else min(max(int(q.get("limit", "100") or 100), 1), 500)
+    try:
+        asked = int(q.get("limit", "100") or 100)
+    except ValueError:
+        raise ValidationFailed([FieldError("limit", "invalid")]) from None
+    limit_n = 100_000 if wants_csv else min(max(asked, 1), 500)
     rows = await repository.list_registrations(
         rt.pool,
         slug,
