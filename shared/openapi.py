@@ -51,6 +51,12 @@ class Route:
     tags: tuple[str, ...] = ()
     security: tuple[str, ...] = ()
     public_api: bool = True  # False: a page, left out of the document
+    # Query parameters and request headers the handler reads: name → (JSON schema,
+    # required). Declared so the document is the whole contract (and fuzzing reaches them).
+    query: dict[str, tuple[dict[str, Any], bool]] = field(default_factory=dict)
+    headers: dict[str, tuple[dict[str, Any], bool]] = field(default_factory=dict)
+    # Other media types a status may answer with (the registration list's text/csv).
+    media: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _operation_id(r: Route) -> str:
@@ -89,6 +95,14 @@ def document(title: str, version: str, routes: Sequence[Route]) -> dict[str, Any
             for seg in r.path.split("/")
             if seg.startswith("{") and seg.endswith("}")
         ]
+        params += [
+            {"name": name, "in": "query", "required": required, "schema": schema}
+            for name, (schema, required) in r.query.items()
+        ]
+        params += [
+            {"name": name, "in": "header", "required": required, "schema": schema}
+            for name, (schema, required) in r.headers.items()
+        ]
         if params:
             op["parameters"] = params
         if r.security:
@@ -101,6 +115,8 @@ def document(title: str, version: str, routes: Sequence[Route]) -> dict[str, Any
         for status, model in (r.responses or {200: None}).items():
             content = {"application/json": {"schema": ref(model)}} if model else None
             op["responses"][str(status)] = {"description": str(status)}
+            for media_type in r.media.get(status, ()):
+                content = {**(content or {}), media_type: {"schema": {"type": "string"}}}
             if content:
                 op["responses"][str(status)]["content"] = content
         op["responses"]["default"] = {

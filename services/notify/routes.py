@@ -28,6 +28,7 @@ def routes() -> list[Route]:
             "language, status, attempts",
             responses={200: s.NotificationList, 401: None, 403: None, 404: None, 422: None},
             security=ORG,
+            query={"registration": ({"type": "string", "format": "uuid"}, True)},
         ),
         Route(
             "GET",

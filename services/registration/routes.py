@@ -65,14 +65,39 @@ def api_routes() -> list[Route]:
             "Register (Idempotency-Key makes a retry safe)",
             body=s.RegistrationIn,
             responses={201: s.RegistrationCreated},
+            headers={
+                "Idempotency-Key": ({"type": "string", "minLength": 1, "maxLength": 200}, False)
+            },
         ),
         Route(
             "GET",
             f"{API}/events/{{slug}}/registrations",
             h.list_registrations,
-            "Registrations of an event (JSON, or CSV with Accept: text/csv)",
+            "Registrations of an event (JSON, or CSV with Accept: text/csv or format=csv)",
             responses={200: s.RegistrationPage},
+            media={200: ("text/csv",)},
             security=ORG,
+            query={
+                "limit": ({"type": "integer", "minimum": 1, "maximum": 500}, False),
+                "cursor": ({"type": "string"}, False),
+                "status": (
+                    {
+                        "type": "string",
+                        "enum": [
+                            "confirmed",
+                            "waitlisted",
+                            "pending_review",
+                            "rejected",
+                            "cancelled",
+                        ],
+                    },
+                    False,
+                ),
+                "category": ({"type": "string"}, False),
+                "language": ({"type": "string"}, False),
+                "q": ({"type": "string", "maxLength": 200}, False),
+                "format": ({"type": "string", "enum": ["json", "csv"]}, False),
+            },
         ),
         Route(
             "GET",
@@ -88,7 +113,7 @@ def api_routes() -> list[Route]:
             h.cancel_registration,
             "Cancel (X-Registration-Secret, or an organizer)",
             responses={200: s.RegistrationOut},
-            security=("registrationSecret",),
+            security=("registrationSecret", "organizer"),
         ),
         Route(
             "POST",

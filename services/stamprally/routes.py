@@ -71,6 +71,7 @@ def routes() -> list[Route]:
             h.get_card,
             "A ticket's stamp card (header X-Registration-Secret)",
             responses={200: s.Card, 404: None},
+            security=("registrationSecret",),
         ),
         Route(
             "POST",
@@ -79,6 +80,7 @@ def routes() -> list[Route]:
             "The attendee scanned a booth's rotating code (header X-Registration-Secret)",
             body=s.SelfStampIn,
             responses={200: s.StampAnswer, 404: None, 422: None},
+            security=("registrationSecret",),
         ),
         Route(
             "GET",
