@@ -26,7 +26,7 @@ from shared.i18n import LANGUAGES
 from shared.ids import new_secret, uuid7
 from shared.logging import correlation_id
 from shared.runtime import Runtime
-from shared.security import KeyRing, digest, same_digest, sign_ticket
+from shared.security import KeyRing, digest, event_tag, same_digest, sign_ticket
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,13 @@ async def save_event(rt: Runtime, draft: EventDraft) -> int:
             if in_use is not None:
                 # A category that people registered for cannot disappear.
                 raise Conflict(code="category_in_use")
+            # A ticket names its event by a 4-byte tag of the slug, and a gate admits a
+            # well-signed ticket of its event before it has heard of it: two events must
+            # never share a tag (once in about four billion pairs of slugs).
+            tag = event_tag(draft.slug)
+            others = await conn.fetch("SELECT slug FROM events WHERE slug <> $1", draft.slug)
+            if any(event_tag(r["slug"]) == tag for r in others):
+                raise ValidationFailed([FieldError("slug", "invalid")])
             revision = await repository.upsert_event(conn, draft)
             await _publish(rt, conn, draft.slug, event_published(draft, revision))
             # A larger capacity gives the new places to the waiting list at once.
