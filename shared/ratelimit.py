@@ -27,6 +27,19 @@ class RateLimiter:
     enabled: bool = True
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
 
+    def check(self, client: str, now: float | None = None) -> None:
+        """Raise :class:`RateLimited` if ``client`` has no token left, taking none."""
+        if not self.enabled:
+            return
+        b = self._buckets.get(client)
+        if b is None:
+            return
+        now = time.monotonic() if now is None else now
+        per_second = self.rate_per_minute / 60.0
+        tokens = min(self.burst, b.tokens + (now - b.stamp) * per_second)
+        if tokens < 1.0:
+            raise RateLimited(retry_after=max(1, math.ceil((1.0 - tokens) / per_second)))
+
     def hit(self, client: str, now: float | None = None) -> None:
         """Take one token for ``client`` or raise :class:`RateLimited` with Retry-After."""
         if not self.enabled:

@@ -97,6 +97,9 @@ def create_app(settings: RegistrationSettings | None = None, **overrides: Any) -
         # address, far too slow to guess a pairing code (8 of 32 symbols) or to flood.
         "register": RateLimiter(rate_per_minute=120, burst=60, enabled=on),
         "login": RateLimiter(rate_per_minute=20, burst=10, enabled=on),
+        # Wrong passwords per account, whatever address they come from (a guesser with
+        # many addresses): 30, then one a minute. Only failures count.
+        "login_account": RateLimiter(rate_per_minute=1, burst=30, enabled=on),
         "pair": RateLimiter(rate_per_minute=60, burst=40, enabled=on),
         # Registrations that will be sent SMS (the city pays for each), per client: a
         # family's or a help desk's worth at once, then one a minute.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +35,7 @@ from shared.errors import (
     FieldError,
     Forbidden,
     NotFound,
+    RateLimited,
     Unauthorized,
     ValidationFailed,
 )
@@ -495,8 +498,24 @@ def qr_image(text: str, fmt: str) -> tuple[bytes, str]:
 async def login(request: web.Request) -> web.StreamResponse:
     limit(request, "login")
     body = await parse_body(request, LoginIn)
-    token, expires, _ = await organizers.login(rt_of(request), body.email, body.password, "api")
+    async with account_guard(request, body.email):
+        token, expires, _ = await organizers.login(rt_of(request), body.email, body.password, "api")
     return json_response({"token": token, "expires_at": expires.isoformat()})
+
+
+@contextlib.asynccontextmanager
+async def account_guard(request: web.Request, email: str) -> AsyncIterator[None]:
+    """Refuse (429) an account that has had too many wrong passwords lately, and count a
+    wrong one (Unauthorized) against it."""
+    failures: RateLimiter = request.app[LIMITS]["login_account"]
+    account = email.strip().lower()
+    failures.check(account)
+    try:
+        yield
+    except Unauthorized:
+        with contextlib.suppress(RateLimited):
+            failures.hit(account)
+        raise
 
 
 async def create_organizer(request: web.Request) -> web.StreamResponse:

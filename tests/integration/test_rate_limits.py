@@ -400,6 +400,50 @@ async def test_api_login_is_limited_and_the_refused_right_password_gets_no_token
     assert (await login(ADMIN[1])).status == 200
 
 
+async def test_wrong_passwords_from_many_addresses_are_limited_per_account(
+    stack: Stack, clock: FrozenClock
+) -> None:
+    """A guesser with many addresses (each within its own limit) is still stopped by the
+    account's own count of wrong passwords; other accounts are untouched, and the right
+    password works again once the wait is over."""
+    email = f"{uuid.uuid4().hex[:10]}@city.example"
+    made = await stack.reg.post(
+        f"{REG}/organizers",
+        json={"email": email, "password": "right password 123"},
+        headers={**stack.admin, **as_client(new_address())},
+    )
+    assert made.status == 201, await made.text()
+    burst = stack.limiter("login_account").burst
+
+    async def login(password: str) -> Seen:
+        return await seen(
+            await stack.reg.post(
+                f"{REG}/auth/login",
+                json={"email": email, "password": password},
+                headers=as_client(new_address()),
+            )
+        )
+
+    wrong = await asyncio.gather(*(login(f"guess {i}") for i in range(burst)))
+    assert {a.status for a in wrong} == {401}
+    right = await login("right password 123")
+    wait = retry_after(right)
+    assert "token" not in right.body
+    admin = await login_as_admin(stack)
+    assert admin == 200
+    clock.advance(wait)
+    assert (await login("right password 123")).status == 200
+
+
+async def login_as_admin(stack: Stack) -> int:
+    r = await stack.reg.post(
+        f"{REG}/auth/login",
+        json={"email": ADMIN[0], "password": ADMIN[1]},
+        headers=as_client(new_address()),
+    )
+    return r.status
+
+
 async def test_console_login_is_limited_and_the_refused_right_password_gets_no_session(
     stack: Stack, clock: FrozenClock
 ) -> None:

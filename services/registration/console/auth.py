@@ -26,7 +26,7 @@ from services.registration.console.web import (
     same_token,
     set_session_cookie,
 )
-from services.registration.handlers import limit
+from services.registration.handlers import account_guard, limit
 from shared.errors import Unauthorized
 from shared.i18n import normalize
 from shared.ids import new_secret
@@ -77,7 +77,8 @@ async def login_submit(ui: UI) -> web.StreamResponse:
     if not isinstance(password, str) or not email or len(email) > 254 or len(password) > 200:
         return _login_page(ui, status=401, error=failed, email=email)
     try:
-        token, _expires, _org = await organizers.login(ui.rt, email, password, "console")
+        async with account_guard(ui.request, email):
+            token, _expires, _org = await organizers.login(ui.rt, email, password, "console")
     except Unauthorized:
         return _login_page(ui, status=401, error=failed, email=email)
     old = ui.request.cookies.get(SESSION_COOKIE)
