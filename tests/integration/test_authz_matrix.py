@@ -19,7 +19,6 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,15 +27,7 @@ import pytest
 from aiohttp import DummyCookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from services.checkin.app import create_app as checkin_app
-from services.checkin.settings import CheckinSettings
 from services.notify import service as notify_service
-from services.notify.app import create_app as notify_app
-from services.notify.settings import NotifySettings
-from services.registration.app import create_app as registration_app
-from services.registration.settings import RegistrationSettings
-from services.stamprally.app import create_app as stamprally_app
-from services.stamprally.settings import StamprallySettings
 from shared.compose import compose
 from shared.embedded import free_port
 from shared.runtime import RUNTIME
@@ -74,6 +65,7 @@ from tests.integration.authz_support import (
     run_matrix,
     served_routes,
 )
+from tests.integration.fullstack import event_body, four_apps
 from tests.integration.regfixtures import ADMIN as ADMIN_LOGIN
 
 REG = "/api/registration"
@@ -161,23 +153,6 @@ async def console_session(client: TestClient, email: str, password: str) -> tupl
     found = re.search(r'name="csrf" value="([^"]+)"', await page.text())
     assert found, "no CSRF token on the console's dashboard"
     return session, found[1]
-
-
-def event_body(slug: str) -> dict[str, Any]:
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
-    cat = {"title": {"ja": "来場者", "en": "Visitor"}, "capacity": 10_000, "max_party_size": 5}
-    return {
-        "slug": slug,
-        "kind": "fair",
-        "title": {"ja": "多文化フェスタ", "en": "Multicultural Fair"},
-        "venue": {"ja": "キュポ・ラ広場", "en": "Cupo-la Plaza"},
-        "starts_at": start.isoformat(),
-        "ends_at": (start + timedelta(hours=6)).isoformat(),
-        "categories": [
-            {"code": "visitor", **cat},
-            {"code": "speaker", **cat, "title": {"ja": "発表者", "en": "Speaker"}, "review": True},
-        ],
-    }
 
 
 RALLY = {
@@ -566,24 +541,15 @@ async def matrix(
 ) -> AsyncIterator[Matrix]:
     """All four services on one origin (as ``tomoni up``), every cell asked once."""
     port = free_port()
-    common = {"rate_limit": False, "public_url": f"http://127.0.0.1:{port}"}
-    apps = {
-        "registration": registration_app(
-            make_settings(
-                RegistrationSettings,
-                data_dir=tmp_path_factory.mktemp("authz"),
-                admin_email=ADMIN_LOGIN[0],
-                admin_password=ADMIN_LOGIN[1],
-                db_pool_max=12,
-                **common,
-            )
-        ),
-        "checkin": checkin_app(make_settings(CheckinSettings, **common)),
-        "stamprally": stamprally_app(make_settings(StamprallySettings, **common)),
-        "notify": notify_app(
-            make_settings(NotifySettings, notify_reminder_poll_seconds=3600.0, **common)
-        ),
-    }
+    apps = four_apps(
+        make_settings,
+        data_dir=tmp_path_factory.mktemp("authz"),
+        port=port,
+        admin=ADMIN_LOGIN,
+        registration={"db_pool_max": 12},
+        notify={"notify_reminder_poll_seconds": 3600.0},
+        rate_limit=False,
+    )
     root = compose(list(apps.values()), max_body_bytes=1024 * 1024)
     # No cookie jar: a cookie one cell is given must never travel with another's request.
     server = TestServer(root, host="127.0.0.1", port=port)

@@ -62,23 +62,16 @@ from schemathesis.core.failures import Failure, FailureGroup, ServerError
 from schemathesis.openapi.checks import JsonSchemaError, UndefinedContentType
 
 from services.checkin.app import DEFINITION as CHECKIN
-from services.checkin.app import create_app as checkin_app
-from services.checkin.settings import CheckinSettings
 from services.notify.app import DEFINITION as NOTIFY
-from services.notify.app import create_app as notify_app
-from services.notify.settings import NotifySettings
 from services.registration.app import DEFINITION as REGISTRATION
-from services.registration.app import create_app as registration_app
-from services.registration.settings import RegistrationSettings
 from services.stamprally.app import DEFINITION as STAMPRALLY
-from services.stamprally.app import create_app as stamprally_app
-from services.stamprally.settings import StamprallySettings
 from shared.compose import compose
 from shared.embedded import free_port
 from shared.http import json_response, new_app, parse_body
 from shared.openapi import Route, add_routes, document, openapi_route
 from shared.runtime import ServiceDefinition, health_routes
 from tests.e2e.scanner_support.stack import CHK, RALLY, REG, Stack
+from tests.integration.fullstack import four_apps
 from tests.integration.regfixtures import ADMIN, new_slug
 
 T = TypeVar("T")
@@ -202,24 +195,17 @@ async def running_services(
     """Registration, checkin, stamprally and notify composed on one port, rate limits
     off; what tests/e2e/scanner_support/stack.py's running_stack makes, plus notify."""
     port = free_port()
-    public = f"http://127.0.0.1:{port}"
-    apps = [
-        registration_app(
-            make_settings(
-                RegistrationSettings,
-                data_dir=tmp,
-                admin_email=ADMIN[0],
-                admin_password=ADMIN[1],
-                rate_limit=False,
-                db_pool_max=10,
-                public_url=public,
-            )
-        ),
-        checkin_app(make_settings(CheckinSettings, rate_limit=False, public_url=public)),
-        stamprally_app(make_settings(StamprallySettings, rate_limit=False, public_url=public)),
-        # No SMTP server or SMS gateway: messages are recorded, not sent.
-        notify_app(make_settings(NotifySettings, rate_limit=False, public_url=public)),
-    ]
+    # No SMTP server or SMS gateway: messages are recorded, not sent.
+    apps = list(
+        four_apps(
+            make_settings,
+            data_dir=tmp,
+            port=port,
+            admin=ADMIN,
+            registration={"db_pool_max": 10},
+            rate_limit=False,
+        ).values()
+    )
     root = compose(apps, max_body_bytes=1024 * 1024)
     client = TestClient(TestServer(root, host="127.0.0.1", port=port))
     await client.start_server()

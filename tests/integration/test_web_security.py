@@ -33,7 +33,6 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -44,17 +43,9 @@ from aiohttp import ClientTimeout, DummyCookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from services.checkin.app import create_app as checkin_app
-from services.checkin.settings import CheckinSettings
 from services.notify import service as notify_service
-from services.notify.app import create_app as notify_app
-from services.notify.settings import NotifySettings
 from services.registration import devices as registration_devices
-from services.registration.app import create_app as registration_app
 from services.registration.handlers import LIMITS
-from services.registration.settings import RegistrationSettings
-from services.stamprally.app import create_app as stamprally_app
-from services.stamprally.settings import StamprallySettings
 from shared.compose import compose
 from shared.embedded import free_port
 from shared.ids import new_secret, uuid7
@@ -62,6 +53,7 @@ from shared.ratelimit import RateLimiter
 from shared.runtime import RUNTIME
 from shared.testing import wait_until
 from tests.integration.authz_support import Served, fill, served_routes
+from tests.integration.fullstack import event_body, four_apps
 from tests.integration.regfixtures import ADMIN
 
 REG = "/api/registration"
@@ -388,23 +380,6 @@ async def console_login(
     return session, found[0], set_cookies(page.headers), set_cookies(done.headers)
 
 
-def event_body(slug: str) -> dict[str, Any]:
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
-    cat = {"title": {"ja": "来場者", "en": "Visitor"}, "capacity": 10_000, "max_party_size": 5}
-    return {
-        "slug": slug,
-        "kind": "fair",
-        "title": {"ja": "多文化フェスタ", "en": "Multicultural Fair"},
-        "venue": {"ja": "キュポ・ラ広場", "en": "Cupo-la Plaza"},
-        "starts_at": start.isoformat(),
-        "ends_at": (start + timedelta(hours=6)).isoformat(),
-        "categories": [
-            {"code": "visitor", **cat},
-            {"code": "speaker", **cat, "title": {"ja": "発表者", "en": "Speaker"}, "review": True},
-        ],
-    }
-
-
 RALLY = {
     "title": {"ja": "スタンプラリー", "en": "Stamp rally"},
     "min_stamps": 1,
@@ -418,24 +393,16 @@ async def site(
     make_settings: Any, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Site]:
     port = free_port()
-    common = {"rate_limit": False, "trust_proxy": True, "public_url": f"http://127.0.0.1:{port}"}
-    apps = {
-        "registration": registration_app(
-            make_settings(
-                RegistrationSettings,
-                data_dir=tmp_path_factory.mktemp("websec"),
-                admin_email=ADMIN[0],
-                admin_password=ADMIN[1],
-                db_pool_max=10,
-                **common,
-            )
-        ),
-        "checkin": checkin_app(make_settings(CheckinSettings, **common)),
-        "stamprally": stamprally_app(make_settings(StamprallySettings, **common)),
-        "notify": notify_app(
-            make_settings(NotifySettings, notify_reminder_poll_seconds=3600.0, **common)
-        ),
-    }
+    apps = four_apps(
+        make_settings,
+        data_dir=tmp_path_factory.mktemp("websec"),
+        port=port,
+        admin=ADMIN,
+        registration={"db_pool_max": 10},
+        notify={"notify_reminder_poll_seconds": 3600.0},
+        rate_limit=False,
+        trust_proxy=True,
+    )
     root = compose(list(apps.values()), max_body_bytes=1024 * 1024)
     # No cookie jar: every request carries exactly the cookies the test gives it.
     client = TestClient(TestServer(root, host="127.0.0.1", port=port), cookie_jar=DummyCookieJar())
