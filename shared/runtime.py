@@ -59,6 +59,9 @@ class ServiceDefinition:
     on_start: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
     on_stop: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()
+    # The service's own retention work, run with the ledger and inbox purge at every
+    # maintenance interval (e.g. registration erasing ended events' personal data).
+    maintenance: Sequence[Callable[[Runtime], Coroutine[Any, Any, object]]] = ()
     # Renders an HTML error page for paths outside /api/ (status, code) → response.
     html_errors: HtmlErrorPage | None = None
 
@@ -137,7 +140,8 @@ async def migrate(settings: TomoniSettings, definition: ServiceDefinition) -> li
 
 
 async def maintenance_once(rt: Runtime) -> dict[str, int]:
-    """Purge ledger rows and inbox claims past retention (idempotent)."""
+    """Purge ledger rows and inbox claims past retention, then run the service's own
+    maintenance jobs (all idempotent)."""
     now = datetime.now(UTC)
     purged = {
         "outbox": await outbox.purge_sent(
@@ -147,6 +151,8 @@ async def maintenance_once(rt: Runtime) -> dict[str, int]:
     }
     if any(purged.values()):
         logger.info("retention purge", extra={"service": rt.definition.name, **purged})
+    for job in rt.definition.maintenance:
+        await job(rt)
     return purged
 
 

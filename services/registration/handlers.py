@@ -271,19 +271,25 @@ async def get_registration(request: web.Request) -> web.StreamResponse:
     return json_response(await service.view(rt, reg))
 
 
+async def _owner_or_organizer(request: web.Request, reg_id: uuid.UUID) -> str:
+    """Who acts on this registration: an organizer of its event (``organizer``), or the
+    person with its secret (``attendee``); NotFound for anyone else."""
+    rt = rt_of(request)
+    org = await organizer_of(request, required=False)
+    if org is None:
+        await service.find_own(rt, reg_id, request.headers.get("X-Registration-Secret", ""))
+        return "attendee"
+    peek = await repository.get_registration(rt.pool, reg_id)
+    if peek is None:
+        raise NotFound()
+    org.require(peek["event_slug"])
+    return "organizer"
+
+
 async def cancel_registration(request: web.Request) -> web.StreamResponse:
     rt = rt_of(request)
     reg_id = _uuid(request.match_info["id"])
-    org = await organizer_of(request, required=False)
-    if org is not None:
-        peek = await repository.get_registration(rt.pool, reg_id)
-        if peek is None:
-            raise NotFound()
-        org.require(peek["event_slug"])
-        by = "organizer"
-    else:
-        await service.find_own(rt, reg_id, request.headers.get("X-Registration-Secret", ""))
-        by = "attendee"
+    by = await _owner_or_organizer(request, reg_id)
     reg = await service.cancel(rt, reg_id, by=by)
     return json_response(await service.view(rt, reg))
 
@@ -293,16 +299,7 @@ async def erase_registration(request: web.Request) -> web.StreamResponse:
     on their request. An active registration is cancelled first."""
     rt = rt_of(request)
     reg_id = _uuid(request.match_info["id"])
-    org = await organizer_of(request, required=False)
-    if org is not None:
-        peek = await repository.get_registration(rt.pool, reg_id)
-        if peek is None:
-            raise NotFound()
-        org.require(peek["event_slug"])
-        by = "organizer"
-    else:
-        await service.find_own(rt, reg_id, request.headers.get("X-Registration-Secret", ""))
-        by = "attendee"
+    by = await _owner_or_organizer(request, reg_id)
     at = await privacy.erase(rt, reg_id, by=by)
     return json_response({"id": str(reg_id), "erased_at": at.isoformat()})
 

@@ -25,7 +25,7 @@ import asyncpg
 
 from services.registration import repository, service
 from shared.contracts import registration as c
-from shared.db import DB_LOST, transaction
+from shared.db import transaction
 from shared.errors import NotFound
 from shared.runtime import Runtime
 
@@ -176,19 +176,6 @@ async def erase_expired(rt: Runtime, now: datetime | None = None) -> dict[str, i
             extra={"event": slug, "registrations": len(ids)},
         )
     return totals
-
-
-async def retention_job(rt: Runtime) -> None:
-    """Run :func:`erase_expired` at every maintenance interval, for as long as the
-    service runs (any replica may; the event's row lock keeps it once)."""
-    import asyncio
-
-    while True:
-        try:
-            await erase_expired(rt)
-        except DB_LOST as exc:
-            logger.warning("retention job failed; will retry", extra={"error": type(exc).__name__})
-        await asyncio.sleep(rt.settings.maintenance_interval_seconds)
 
 
 # The erasing UPDATE: $1 = the field codes whose answers are kept.
