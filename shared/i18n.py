@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gettext
 import io
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -118,7 +118,10 @@ def _has(cat: gettext.NullTranslations, message: str) -> bool:
     return bool(entries.get(message))
 
 
+@lru_cache(maxsize=256)
 def translator(lang: str, *extra_dirs: Path) -> Translator:
+    """The translator of a language (one per language and folders: it holds nothing that
+    changes, and every API answer asks for one)."""
     return Translator(lang, locale_dirs=(*extra_dirs, SHARED_LOCALE_DIR))
 
 
