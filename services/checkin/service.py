@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
 from services.checkin import domain, repository
+from shared.batching import Coalescer, function_coalescer
 from shared.contracts.registration import (
     DevicePaired,
     DeviceRevoked,
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 KEYS = "keys"
 LIVE = "live"
+BATCHER = "scan_batcher"
 
 MESSAGES = {
     "admitted": "Welcome! Admitted.",
@@ -57,6 +59,46 @@ class Scan:
     qr_text: str
     direction: domain.Direction
     scanned_at: datetime | None = None
+
+
+# checkin_scan's arguments but the control flag, in its order.
+ScanArgs = tuple[
+    uuid.UUID,
+    str,
+    str,
+    str,
+    str,
+    datetime,
+    datetime,
+    uuid.UUID | None,
+    str | None,
+    str | None,
+    uuid.UUID,
+    str,
+    str | None,
+    timedelta,
+]
+_SCAN_ONE = "SELECT checkin_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+_SCAN_MANY = (
+    "SELECT checkin_scan_many($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
+    " $6::timestamptz[], $7::timestamptz[], $8::uuid[], $9::text[], $10::text[],"
+    " $11::uuid[], $12, $13::text[], $14)"
+)
+
+
+def batcher(rt: Runtime) -> Coalescer[ScanArgs, Any]:
+    """The scans' coalescer (one per process, made on first use)."""
+    found: Coalescer[ScanArgs, Any] | None = rt.state.get(BATCHER)
+    if found is None:
+        found = rt.state[BATCHER] = function_coalescer(
+            lambda: rt.pool,
+            _SCAN_ONE,
+            _SCAN_MANY,
+            scalars=frozenset({11, 13}),  # the subject prefix and the offline interval
+            one_extra=(False,),  # with the ticket's lock
+            name="checkin.scan",
+        )
+    return found
 
 
 def keys(rt: Runtime) -> KeyCache:
@@ -111,9 +153,9 @@ async def scan(
                 reject = "wrong_event"
     # Everything else in one round trip (migrations/0003_scan_function.sql): the claim of
     # the client_scan_id, the decision under the ticket's lock, presence, counters, the
-    # stored answer and the fact in the outbox, committed together.
-    answer = await rt.pool.fetchval(
-        "SELECT checkin_scan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    # stored answer and the fact in the outbox, committed together. Scans arriving while
+    # another batch is in the database go together (shared/batching.py).
+    args: ScanArgs = (
         device.id,
         s.client_scan_id,
         device.event,
@@ -128,8 +170,11 @@ async def scan(
         f"{rt.namespace}.checkin.",
         correlation_id.get(),
         domain.OFFLINE_AFTER,
-        unsafe_no_ticket_lock,
     )
+    if unsafe_no_ticket_lock:
+        answer = await rt.pool.fetchval(_SCAN_ONE, *args, True)
+    else:
+        answer = await batcher(rt).submit(args)
     response: dict[str, Any] = dict(answer["response"] or {})
     if answer["fresh"]:
         rt.committed()

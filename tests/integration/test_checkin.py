@@ -225,6 +225,8 @@ async def many_devices_scanning(
     rng.shuffle(jobs)
     sem = asyncio.Semaphore(16)
     results: dict[str, int] = {}
+    batcher = checkin.batcher(rt)
+    batched_before = (batcher.batches, batcher.items)
 
     async def one(d: int, cid: str, qr: str) -> None:
         dev = devices[d]
@@ -240,6 +242,8 @@ async def many_devices_scanning(
         "SELECT count(*) FROM checkin.scans WHERE event_slug=$1 AND result='admitted'", slug
     )
     counts = await counts_of(chk, db, slug, admin)
+    results["batches"] = batcher.batches - batched_before[0]
+    results["batched_scans"] = batcher.items - batched_before[1]
     return admitted, results, counts
 
 
@@ -247,6 +251,9 @@ async def test_1000_tickets_4_devices_each_admitted_exactly_once(
     reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str]
 ) -> None:
     admitted, results, counts = await many_devices_scanning(reg, chk, db, admin, unsafe=False)
+    # Most scans went in batches of several (shared/batching.py): the rules held there too.
+    batches, batched = results.pop("batches"), results.pop("batched_scans")
+    assert batches > 0 and batched > 2 * batches and batched > sum(results.values()) // 2
     assert admitted == 1000
     assert results["admitted"] + results["already_admitted"] == sum(results.values())
     assert (counts["admitted_parties"], counts["admitted_people"], counts["inside_people"]) == (
@@ -448,3 +455,88 @@ async def test_a_typed_ticket_number_is_looked_up_for_a_damaged_code(
     assert again["result"] == "already_admitted"
     _, unknown = await scan(chk, gate, "0000-0000-0000")
     assert (unknown["result"], unknown["reason"]) == ("rejected", "unknown_ticket")
+
+
+def gate_device(d: dict[str, str], slug: str, place: str) -> checkin.Device:
+    return checkin.Device(uuid.UUID(d["device_id"]), slug, "gate", place)
+
+
+async def test_a_batch_with_a_scan_the_database_refuses_answers_the_others(
+    reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    """One scan in a batch that PostgreSQL refuses (a NUL in text): the batch commits
+    nothing, every scan is decided again on its own, and only that one fails."""
+    slug = await make_event(reg)
+    ring = registration.keyring(reg.server.app[RUNTIME])
+    d = await pair(reg, admin, slug, "north")
+    await known(db, "SELECT true FROM checkin.devices WHERE id=$1", uuid.UUID(d["device_id"]))
+    rt, t, device = chk.server.app[RUNTIME], translator("en"), gate_device(d, slug, "north")
+    batcher = checkin.batcher(rt)
+    fallbacks = batcher.fallbacks
+    cids = [f"ok{i}" for i in range(5)] + ["bad\x00"]
+    outcomes = await asyncio.gather(
+        *(
+            checkin.scan(
+                rt, device, checkin.Scan(c, sign_ticket(ring.active, uuid.uuid4(), slug), "in"), t
+            )
+            for c in cids
+        ),
+        return_exceptions=True,
+    )
+    assert [o["result"] for o in outcomes[:5]] == ["admitted"] * 5  # type: ignore[index]
+    assert isinstance(outcomes[5], asyncpg.DataError)
+    assert batcher.fallbacks == fallbacks + 1
+    stored = await db.fetch(
+        "SELECT client_scan_id, result FROM checkin.scans WHERE device_id = $1",
+        uuid.UUID(d["device_id"]),
+    )
+    assert sorted(r["client_scan_id"] for r in stored) == cids[:5]
+    facts = await db.fetchval(
+        "SELECT count(*) FROM checkin.outbox WHERE event_slug = $1 AND event_type = "
+        "'checkin.admitted'",
+        slug,
+    )
+    assert facts == 5
+
+
+async def test_a_batch_kept_waiting_by_a_lock_gives_up_and_its_scans_go_one_by_one(
+    reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    """A batch that would wait on a lock held elsewhere (another replica's batch holding a
+    gate's counters) stops after its lock_timeout, commits nothing, and its scans are
+    decided one by one: the others at once, the blocked one when the lock is free."""
+    slug = await make_event(reg)
+    ring = registration.keyring(reg.server.app[RUNTIME])
+    north, south = [await pair(reg, admin, slug, p) for p in ("north", "south")]
+    for d in (north, south):
+        await known(db, "SELECT true FROM checkin.devices WHERE id=$1", uuid.UUID(d["device_id"]))
+    rt, t = chk.server.app[RUNTIME], translator("en")
+    n_dev, s_dev = gate_device(north, slug, "north"), gate_device(south, slug, "south")
+    ticket = lambda: sign_ticket(ring.active, uuid.uuid4(), slug)  # noqa: E731
+    first = await checkin.scan(rt, n_dev, checkin.Scan("n0", ticket(), "in"), t)
+    assert first["result"] == "admitted"  # north's counter row now exists
+    batcher = checkin.batcher(rt)
+    fallbacks = batcher.fallbacks
+    async with db.acquire() as holder, holder.transaction():
+        await holder.execute(
+            "SELECT 1 FROM checkin.gate_counts WHERE device_id = $1 FOR UPDATE",
+            n_dev.id,
+        )
+        blocked = asyncio.ensure_future(
+            checkin.scan(rt, n_dev, checkin.Scan("n1", ticket(), "in"), t)
+        )
+        others = [
+            asyncio.ensure_future(checkin.scan(rt, s_dev, checkin.Scan(f"s{i}", ticket(), "in"), t))
+            for i in range(3)
+        ]
+        done = await asyncio.wait_for(asyncio.gather(*others), timeout=10)
+        assert [o["result"] for o in done] == ["admitted"] * 3
+        assert not blocked.done()
+        assert batcher.fallbacks == fallbacks + 1
+    assert (await asyncio.wait_for(blocked, timeout=10))["result"] == "admitted"
+    rows = await db.fetch("SELECT result FROM checkin.scans WHERE event_slug = $1", slug)
+    assert [r["result"] for r in rows] == ["admitted"] * 5
+    counts = await db.fetchval(
+        "SELECT sum(admitted_parties) FROM checkin.gate_counts WHERE event_slug = $1", slug
+    )
+    assert counts == 5
