@@ -241,8 +241,23 @@ REGISTRATION_COLUMNS = (
 )
 
 
-async def register_in_one_statement(
-    pool: asyncpg.Pool,
+# A registration's arguments to registration_register (migrations/0004): the
+# registration's columns, the ticket's, the correlation id, the facts of both outcomes as
+# six arrays, the idempotency key and request hash, and the two possible answers.
+RegisterArgs = tuple[Any, ...]
+_OUTBOX_AT = slice(19, 25)  # where the six fact arrays sit in RegisterArgs
+REGISTER_ONE = "SELECT registration_register(" + ", ".join(f"${i}" for i in range(1, 30)) + ")"
+REGISTER_MANY = (
+    "SELECT registration_register_many($1::uuid[], $2::text[], $3::text[], $4::text[],"
+    " $5::text[], $6::text[], $7::text[], $8::text[], $9::integer[], $10::jsonb[],"
+    " $11::text[], $12::bytea[], $13::boolean[], $14::uuid[], $15::uuid[], $16::text[],"
+    " $17::text[], $18::bytea[], $19::text[], $20::integer[], $21::uuid[], $22::text[],"
+    " $23::text[], $24::bytea[], $25::boolean[], $26::boolean[], $27::text[],"
+    " $28::bytea[], $29::jsonb[], $30::jsonb[])"
+)
+
+
+def register_args(
     *,
     registration: dict[str, Any],
     ticket: dict[str, Any] | None,
@@ -250,93 +265,27 @@ async def register_in_one_statement(
     correlation_id: str | None,
     idempotency: tuple[str, bytes] | None,
     answers: tuple[dict[str, Any], dict[str, Any]],
-) -> tuple[bool, int] | None:
-    """Register one party in ONE autocommit statement: take the category row's lock,
-    decide against the latest committed counts, move the counters, insert the registration
-    (confirmed, or waiting with its place in the queue), its ticket if confirmed, the facts
-    of the outcome (the queue place patched in), and the idempotency record with its answer.
+) -> RegisterArgs:
+    """One registration for ``registration_register``: it takes the category row's lock,
+    decides against the latest committed counts, moves the counters, inserts the
+    registration (confirmed, or waiting with its place in the queue), its ticket if
+    confirmed, the facts of the outcome (the queue place patched in), and the idempotency
+    record with its answer, in one call.
 
-    The lock is held only while PostgreSQL runs this statement and commits it; no round
-    trip to this process happens in between, which is what a hot row's throughput depends
-    on. A duplicate registration or a reused idempotency key aborts the whole statement
-    (unique violation), so nothing is half-written.
+    The lock is held only while PostgreSQL runs that call and commits it; no round trip to
+    this process happens in between, which is what a hot row's throughput depends on. A
+    duplicate registration or a reused idempotency key aborts the whole call (unique
+    violation), so nothing is half-written.
 
     ``outbox_rows``: (id, subject, type, body, for_fits, patch_position) for both outcomes.
     ``answers``: the API answer if confirmed, and if waiting (position patched in).
     Without a ``ticket`` only waiting is possible: if the party would fit, nothing is
-    written and None is returned, for the caller to come back with a ticket."""
+    written and the answer is None, for the caller to come back with a ticket."""
     r = registration
     ids, subjects, types, bodies, for_fits, patches = zip(*outbox_rows, strict=True)
     key, request_hash = idempotency or (None, None)
-    row = await pool.fetchrow(
-        """
-        WITH cur AS (
-            SELECT capacity - confirmed_people >= $9 AS fits FROM categories
-            WHERE event_slug = $2 AND code = $3 FOR NO KEY UPDATE
-        ), upd AS (
-            UPDATE categories c SET
-                confirmed_people = c.confirmed_people + CASE WHEN cur.fits THEN $9 ELSE 0 END,
-                waitlist_people = c.waitlist_people + CASE WHEN cur.fits THEN 0 ELSE $9 END,
-                waitlist_parties = c.waitlist_parties + CASE WHEN cur.fits THEN 0 ELSE 1 END
-            FROM cur WHERE c.event_slug = $2 AND c.code = $3
-              AND (NOT cur.fits OR $15::uuid IS NOT NULL)
-            RETURNING cur.fits, c.waitlist_parties
-        ), reg AS (
-            INSERT INTO registrations (id, event_slug, category_code, status, name, name_kana,
-                email, phone, language, party_size, answers, notify_by, secret_hash,
-                dup_guard, created_by, waitlist_seq)
-            SELECT $1, $2, $3, CASE WHEN upd.fits THEN 'confirmed' ELSE 'waitlisted' END,
-                   $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                   CASE WHEN upd.fits THEN NULL ELSE nextval('waitlist_order') END
-            FROM upd
-            RETURNING 1
-        ), ticket AS (
-            INSERT INTO tickets (id, registration_id, event_slug, kid, qr_text, image_key_hash,
-                                 status)
-            SELECT $15, $1, $2, $16, $17, $18, 'active' FROM upd WHERE upd.fits
-            RETURNING 1
-        ), facts AS (
-            INSERT INTO outbox (id, subject, event_type, event_slug, body, correlation_id)
-            SELECT o.id, o.subject, o.event_type, $2,
-                   CASE WHEN o.patch THEN convert_to(jsonb_set(
-                            convert_from(o.body, 'UTF8')::jsonb, '{payload,position}',
-                            to_jsonb(upd.waitlist_parties))::text, 'UTF8')
-                        ELSE o.body END,
-                   $19
-            FROM unnest($20::uuid[], $21::text[], $22::text[], $23::bytea[], $24::bool[],
-                        $25::bool[]) WITH ORDINALITY
-                 AS o(id, subject, event_type, body, for_fits, patch, n), upd
-            WHERE o.for_fits = upd.fits
-            ORDER BY o.n
-            RETURNING 1
-        ), answer AS (
-            INSERT INTO idempotency_keys (key, request_hash, status, response)
-            SELECT $26, $27, 201,
-                   CASE WHEN upd.fits THEN $28::jsonb
-                        ELSE jsonb_set($29::jsonb, '{waitlist_position}',
-                                       to_jsonb(upd.waitlist_parties)) END
-            FROM upd WHERE $26::text IS NOT NULL
-            RETURNING 1
-        )
-        SELECT upd.fits, upd.waitlist_parties,
-               (SELECT count(*) FROM reg) + (SELECT count(*) FROM ticket)
-               + (SELECT count(*) FROM facts) + (SELECT count(*) FROM answer) AS written
-        FROM upd
-        """,
-        r["id"],
-        r["event_slug"],
-        r["category_code"],
-        r["name"],
-        r["name_kana"],
-        r["email"],
-        r["phone"],
-        r["language"],
-        r["party_size"],
-        r["answers"],
-        r["notify_by"],
-        r["secret_hash"],
-        r["dup_guard"],
-        r["created_by"],
+    return (
+        *(r[c] for c in REGISTRATION_COLUMNS),
         ticket["id"] if ticket else None,
         ticket["kid"] if ticket else None,
         ticket["qr_text"] if ticket else None,
@@ -353,9 +302,36 @@ async def register_in_one_statement(
         answers[0],
         answers[1],
     )
-    if row is None:
+
+
+def register_decided(answer: list[Any] | None) -> tuple[bool, int] | None:
+    """(fits, the category's waiting parties) from registration_register's answer."""
+    if answer is None:
         return None  # it would fit, and no ticket was prepared: nothing written
-    return bool(row["fits"]), int(row["waitlist_parties"])
+    return bool(answer[0]), int(answer[1])
+
+
+async def register_one(pool: asyncpg.Pool, args: RegisterArgs) -> tuple[bool, int] | None:
+    return register_decided(await pool.fetchval(REGISTER_ONE, *args))
+
+
+async def register_many(
+    pool: asyncpg.Pool, batch: list[RegisterArgs]
+) -> list[tuple[bool, int] | None]:
+    """Several registrations in one call and one transaction (registration_register_many):
+    the same arguments as :func:`register_one`, each as an array, the facts of all items
+    flattened with the position (1-based) of the item each belongs to."""
+    columns = [list(c) for c in zip(*batch, strict=True)]
+    item_of: list[int] = []
+    facts: list[list[Any]] = [[] for _ in range(6)]
+    for n, args in enumerate(batch, start=1):
+        rows = args[_OUTBOX_AT]
+        item_of.extend([n] * len(rows[0]))
+        for flat, values in zip(facts, rows, strict=True):
+            flat.extend(values)
+    params = [*columns[:19], item_of, *facts, *columns[25:]]
+    answers: list[Any] = await pool.fetchval(REGISTER_MANY, *params)
+    return [register_decided(a) for a in answers]
 
 
 async def lock_category(conn: asyncpg.Connection, slug: str, code: str) -> asyncpg.Record:

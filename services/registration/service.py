@@ -18,6 +18,7 @@ import asyncpg
 from services.registration import domain, repository
 from services.registration.domain import Applicant, Category, EventDraft, validate_event
 from services.registration.events import event_published
+from shared.batching import Coalescer
 from shared.contracts import registration as c
 from shared.db import DB_LOST, advisory_key, transaction
 from shared.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -427,6 +428,22 @@ async def register(
 
 
 FULL_HINT = "full_categories"
+BATCHER = "register_batcher"
+
+
+def batcher(rt: Runtime) -> Coalescer[repository.RegisterArgs, tuple[bool, int] | None]:
+    """The registrations' coalescer (one per process, made on first use): while one batch
+    holds a category's row, the next registrations queue and then take it once together."""
+    found: Coalescer[repository.RegisterArgs, tuple[bool, int] | None] | None = rt.state.get(
+        BATCHER
+    )
+    if found is None:
+        found = rt.state[BATCHER] = Coalescer(
+            lambda batch: repository.register_many(rt.pool, batch),
+            lambda args: repository.register_one(rt.pool, args),
+            name="registration.register",
+        )
+    return found
 
 
 async def _decide(
@@ -438,7 +455,8 @@ async def _decide(
     fingerprint: bytes,
 ) -> dict[str, Any]:
     """The outcomes prepared here; the decision and every write in one statement
-    (``repository.register_in_one_statement``). Returns what to add to the answer.
+    (``registration_register``; registrations arriving together go in one call,
+    see shared/batching.py). Returns what to add to the answer.
 
     While a category was full at its last decision in this process, only the waiting-list
     outcome is prepared (no ticket signed for nothing); if the database then finds a
@@ -476,8 +494,7 @@ async def _decide(
                 (e.id, e.subject(ns), e.type, e.model_dump_json().encode(), True, False)
                 for e in confirmed
             ] + rows
-        decided = await repository.register_in_one_statement(
-            rt.pool,
+        args = repository.register_args(
             registration=values,
             ticket=ticket.row if ticket else None,
             outbox_rows=rows,
@@ -488,6 +505,7 @@ async def _decide(
                 if_waitlisted,
             ),
         )
+        decided = await batcher(rt).submit(args)
         if decided is None:
             continue  # a place was free after all: prepare the ticket and decide again
         fits, queue = decided

@@ -37,6 +37,8 @@ async def test_200_at_once_for_50_places_confirms_exactly_50_and_queues_150_in_o
     client: TestClient, db: asyncpg.Pool
 ) -> None:
     slug = await make_event(client, Category(code="visitor", title={"ja": "来場者"}, capacity=50))
+    batcher = service.batcher(rt(client))
+    before = (batcher.batches, batcher.items)
 
     async def one(i: int) -> dict[str, Any]:
         r = await client.post(f"/api/registration/events/{slug}/registrations", json=person(i))
@@ -44,6 +46,9 @@ async def test_200_at_once_for_50_places_confirms_exactly_50_and_queues_150_in_o
         return dict(await r.json())
 
     answers = await asyncio.gather(*(one(i) for i in range(200)))
+    # Most went in batches that take the category's row once (shared/batching.py).
+    batches, items = batcher.batches - before[0], batcher.items - before[1]
+    assert batches > 0 and items > 100 and items > 2 * batches
     confirmed = [a for a in answers if a["status"] == "confirmed"]
     waiting = [a for a in answers if a["status"] == "waitlisted"]
     assert len(confirmed) == 50 and len(waiting) == 150
@@ -162,3 +167,33 @@ async def test_20_concurrent_cancellations_promote_in_order_once_each(
         slug,
     )
     assert len(promoted_events) == 10
+
+
+async def test_a_duplicate_in_a_batch_is_refused_alone_and_the_others_are_registered(
+    client: TestClient, db: asyncpg.Pool
+) -> None:
+    """Registrations arriving together go in one call; one that PostgreSQL refuses (the
+    same e-mail twice) makes that call commit nothing, and each is then decided alone: the
+    second of each pair gets 409, everyone else is registered once, in capacity."""
+    slug = await make_event(client, Category(code="visitor", title={"ja": "来場者"}, capacity=20))
+    batcher = service.batcher(rt(client))
+    fallbacks = batcher.fallbacks
+    bodies = [person(i) for i in range(30)] + [person(i) for i in range(5)]  # 5 twice
+
+    async def one(body: dict[str, Any]) -> int:
+        r = await client.post(f"/api/registration/events/{slug}/registrations", json=body)
+        return r.status
+
+    codes = await asyncio.gather(*(one(b) for b in bodies))
+    assert sorted(codes) == [201] * 30 + [409] * 5
+    assert batcher.fallbacks > fallbacks
+    rows = await statuses(db, slug)
+    assert len(rows) == 30
+    assert sum(r["party_size"] for r in rows if r["status"] == "confirmed") == 20
+    assert sorted(r["waitlist_seq"] is not None for r in rows) == [False] * 20 + [True] * 10
+    facts = await db.fetchval(
+        "SELECT count(*) FROM registration.outbox WHERE event_slug = $1"
+        " AND event_type IN ('registration.confirmed', 'registration.waitlisted')",
+        slug,
+    )
+    assert facts == 30
