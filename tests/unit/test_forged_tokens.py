@@ -19,7 +19,7 @@ tests/integration/test_forged_scans.py); replayed here means presented after tha
 "Forged" means any text that does not spell the signed bytes of a genuine token. A
 *respelling* of a genuine ticket (one trailing ``=``, surrounding whitespace, another value
 of the three unused low bits of the last base32 symbol) spells the very same 89 signed
-bytes: it names the same ticket and is no forgery. The forgers never produce one (each
+bytes: it is no forgery, but only the whitespace is forgiven (a ticket has one text). The forgers never produce one (each
 ticket is checked with an independent decoder, :func:`spelled_bytes`); respellings are
 tested on their own, and so are the booth codes' (``test_respellings_…``).
 
@@ -913,15 +913,16 @@ def test_every_single_bit_flip_and_symbol_substitution_of_a_ticket_is_refused(
     # the character bit flips that land on one of them) are the only respellings.
     assert all(t[:-1] == genuine[:-1] for t in respelled)
     assert sum(1 for t in substitutions if t in respelled) == 7
-    ticket_id = verdict(genuine)[1]
-    for text in respelled:
-        assert verdict(text) in (("accepted", ticket_id), ("invalid_signature", "encoding")), text
+    for text in respelled:  # refused: a ticket has one spelling
+        assert verdict(text) == ("invalid_signature", "encoding"), text
 
 
 def test_respellings_of_a_genuine_ticket_name_that_ticket_or_are_refused(world: World) -> None:
-    """Not forgeries (the same signed bytes), so no verdict on acceptance: but a
-    respelling must never name another ticket or another event, and never raise
-    anything but ``InvalidTicket``. Printed: how many the verifier accepts today."""
+    """Not forgeries (the same signed bytes), but a QR text is one ticket's only if it is
+    spelled as the issuer spells it: surrounding whitespace is forgiven (a scanner app may
+    add a newline), padding and other values of the unused bits are refused, so one ticket
+    never has several texts. A respelling never names another ticket, and nothing but
+    ``InvalidTicket`` is raised."""
     genuine = world.genuine[5]
     claims = security.verify_ticket(genuine, world.public)
     payload = genuine[len(TICKET_PREFIX) :]
@@ -938,7 +939,7 @@ def test_respellings_of_a_genuine_ticket_name_that_ticket_or_are_refused(world: 
         *(TICKET_PREFIX + p + "=" for p in last),
         *(TICKET_PREFIX + p + "=\n" for p in last),
     ]
-    accepted = 0
+    accepted = []
     for text in respellings:
         assert spelled_bytes(text) == raw_of(genuine), text
         try:
@@ -946,8 +947,11 @@ def test_respellings_of_a_genuine_ticket_name_that_ticket_or_are_refused(world: 
         except InvalidTicket:
             continue
         assert seen == claims, text
-        accepted += 1
-    print(f"\nrespellings of one ticket: {len(respellings)}, accepted as that ticket: {accepted}")
+        accepted.append(text)
+    assert accepted == respellings[9:14]  # the five with whitespace around, no others
+    assert all(
+        t.strip() == genuine or t.replace(" ", "").replace("\n", "") == genuine for t in accepted
+    )
 
 
 def test_tickets_of_another_event_pass_the_signature_and_are_refused_by_the_event_check(

@@ -28,6 +28,9 @@
       }
       value &= (1 << bits) - 1; // keep only the bits not yet written (at most 7)
     }
+    // The one spelling the issuer writes: the unused bits at the end are zero (as the
+    // server checks; another spelling of the same bytes is not a ticket of ours).
+    if (value !== 0) return null;
     return new Uint8Array(out);
   }
 
@@ -49,7 +52,7 @@
     if (typeof text !== "string") return null;
     const s = text.trim();
     if (s.length > MAX_TEXT || !s.startsWith(PREFIX)) return null;
-    const raw = base32(s.slice(PREFIX.length).replace(/=+$/, ""));
+    const raw = base32(s.slice(PREFIX.length));
     if (!raw || raw.length !== LENGTH || raw[0] !== 1) return null;
     return {
       body: raw.slice(0, 25),
