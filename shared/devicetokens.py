@@ -19,7 +19,7 @@ from shared.security import InvalidTicket, verify_claims
 # Tokens already verified (a scanner sends the same one with every scan): a signature
 # check costs as much as the rest of a scan. Expiry is checked on every use; the cache
 # only skips re-checking the same signature.
-_verified: dict[str, dict[str, object]] = {}
+_verified: dict[str, tuple[Device, float]] = {}  # token → (device, expiry)
 
 
 @dataclass(frozen=True)
@@ -37,19 +37,19 @@ async def device_from(request: web.Request, keys: KeyCache, roles: Collection[st
     if not auth.startswith("Bearer "):
         raise Unauthorized()
     token = auth[7:].strip()
-    claims = _verified.get(token)
-    if claims is None or float(str(claims.get("x", 0))) < time.time():
+    held = _verified.get(token)
+    if held is None or held[1] < time.time():
         try:
             claims = verify_claims(token, "device", await keys.get())
-        except InvalidTicket:
+            device = Device(
+                uuid.UUID(str(claims["d"])), str(claims["e"]), str(claims["r"]), str(claims["p"])
+            )
+            held = (device, float(str(claims.get("x", 0))))
+        except (InvalidTicket, KeyError, ValueError):
             raise Unauthorized() from None
         if len(_verified) >= 10_000:
             _verified.clear()
-        _verified[token] = claims
-    if claims.get("r") not in roles:
+        _verified[token] = held
+    if held[0].role not in roles:
         raise Forbidden(code="wrong_device_role")
-    try:
-        device_id = uuid.UUID(str(claims["d"]))
-    except (KeyError, ValueError):
-        raise Unauthorized() from None
-    return Device(device_id, str(claims["e"]), str(claims["r"]), str(claims["p"]))
+    return held[0]
