@@ -515,3 +515,37 @@ async def test_suspicion_flags_name_a_fast_device_and_a_quick_hop(
     stats = await (await sr.get(f"{SR}/events/{slug}/stats", headers=admin)).json()
     assert [f["device_id"] for f in stats["flags"]["fast_devices"]] == [str(fast.id)]
     assert any(h["ticket_id"] == str(tickets[0]) for h in stats["flags"]["quick_hops"])
+
+
+async def test_a_batch_kept_waiting_by_a_lock_gives_up_and_its_stamps_go_one_by_one(
+    reg: TestClient, sr: TestClient, db: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    """A batch of booth scans that would wait on a lock held elsewhere (another replica's
+    batch holding a booth's counter) stops after its lock_timeout and commits nothing;
+    each scan is then decided on its own: the others at once, the blocked one when the
+    lock is free. Every stamp is counted once."""
+    rt = sr.server.app[RUNTIME]
+    ring = KeyRing.load_or_create(reg.server.app[RUNTIME].settings.data_dir / "keys")
+    slug = await setup_rally(reg, sr, db, admin, n_booths=2, min_stamps=2)
+    b0, b1 = (Device(uuid.uuid4(), slug, "booth", f"b0{i}") for i in range(2))
+    qr = lambda: sign_ticket(ring.active, uuid.uuid4(), slug)  # noqa: E731
+    assert (await rally.stamp(rt, b0, "first", qr()))["result"] == "stamped"  # b00's row
+    batcher = rally.batcher(rt)
+    fallbacks = batcher.fallbacks
+    async with db.acquire() as holder, holder.transaction():
+        await holder.execute(
+            "SELECT 1 FROM stamprally.booth_counts WHERE event = $1 AND booth = 'b00' FOR UPDATE",
+            slug,
+        )
+        blocked = asyncio.ensure_future(rally.stamp(rt, b0, "held", qr()))
+        others = [asyncio.ensure_future(rally.stamp(rt, b1, f"o{i}", qr())) for i in range(3)]
+        done = await asyncio.wait_for(asyncio.gather(*others), timeout=10)
+        assert [d["result"] for d in done] == ["stamped"] * 3
+        assert not blocked.done()
+        assert batcher.fallbacks == fallbacks + 1
+    assert (await asyncio.wait_for(blocked, timeout=10))["result"] == "stamped"
+    counted = await db.fetch(
+        "SELECT booth, stamps FROM stamprally.booth_counts WHERE event = $1 ORDER BY booth", slug
+    )
+    assert [(r["booth"], r["stamps"]) for r in counted] == [("b00", 2), ("b01", 3)]
+    assert await db.fetchval("SELECT count(*) FROM stamprally.stamps WHERE event = $1", slug) == 5
