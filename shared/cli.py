@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import importlib
 import json
 import logging
@@ -37,6 +38,16 @@ def _fast_loop() -> None:
     uvloop.install()
 
 
+def _settle_collector() -> None:
+    """Once started, move everything alive (modules, catalogs, pools, routes: tens of
+    thousands of objects that live as long as the process) out of the cyclic garbage
+    collector's reach. A full collection otherwise walks them all: measured in a 16 s scan
+    benchmark, five full collections of 34-45 ms each, pauses that every request in flight
+    waits through (the scans' p99); frozen, the same five take 1-4 ms."""
+    gc.collect()
+    gc.freeze()
+
+
 def _service_module(name: str) -> Any:
     if name not in SERVICE_NAMES:
         raise SystemExit(f"tomoni: unknown service {name!r} (one of {', '.join(SERVICE_NAMES)})")
@@ -61,6 +72,7 @@ async def _run_until_signal(
     try:
         site = web.TCPSite(runner, host, port, reuse_address=True)
         await site.start()
+        _settle_collector()
         if on_ready is not None:
             await on_ready()
         await stop.wait()
