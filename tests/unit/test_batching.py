@@ -104,15 +104,3 @@ def test_bounds_are_checked() -> None:
     with pytest.raises(ValueError):
         Coalescer(Recorder().many, Recorder().one, max_batch=0)
 
-
-def test_a_started_server_freezes_what_is_alive_out_of_the_collectors_reach() -> None:
-    import gc
-
-    from shared.cli import _settle_collector
-
-    gc.unfreeze()
-    try:
-        _settle_collector()
-        assert gc.get_freeze_count() > 1000
-    finally:
-        gc.unfreeze()

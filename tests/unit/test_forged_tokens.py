@@ -19,9 +19,10 @@ tests/integration/test_forged_scans.py); replayed here means presented after tha
 "Forged" means any text that does not spell the signed bytes of a genuine token. A
 *respelling* of a genuine ticket (one trailing ``=``, surrounding whitespace, another value
 of the three unused low bits of the last base32 symbol) spells the very same 89 signed
-bytes: it is no forgery, but only the whitespace is forgiven (a ticket has one text). The forgers never produce one (each
-ticket is checked with an independent decoder, :func:`spelled_bytes`); respellings are
-tested on their own, and so are the booth codes' (``test_respellings_…``).
+bytes: it is no forgery, but only the whitespace is forgiven (a ticket has one text).
+The forgers never produce one (each ticket is checked with an independent decoder,
+:func:`spelled_bytes`); respellings are tested on their own, and so are the booth codes'
+(``test_respellings_…``).
 
 The normal run checks a deterministic sample; ``make soak`` (``pytest -m soak -s``) checks
 1,000,000 of each and prints the figures written down in docs/reliability.md. Every run
