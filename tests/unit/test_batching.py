@@ -103,4 +103,3 @@ async def test_a_caller_that_goes_away_does_not_cancel_the_batch_for_the_others(
 def test_bounds_are_checked() -> None:
     with pytest.raises(ValueError):
         Coalescer(Recorder().many, Recorder().one, max_batch=0)
-
