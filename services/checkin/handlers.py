@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiohttp import web
 
-from services.checkin import repository, service
+from services.checkin import domain, repository, service
 from services.checkin.schemas import BatchIn, ScanIn
 from shared.auth import organizer_from
 from shared.devicetokens import Device, device_from
-from shared.errors import Forbidden, NotFound
+from shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from shared.http import json_response, parse_body, request_translator
 from shared.runtime import RUNTIME, Runtime
 
@@ -52,10 +54,23 @@ async def post_scan(request: web.Request) -> web.StreamResponse:
 
 
 async def post_batch(request: web.Request) -> web.StreamResponse:
-    """The offline queue's sync: each scan on its own (a failure never loses the others),
-    answers in the same order."""
+    """The offline queue's sync: each scan decided on its own, answers in the same order.
+    Every scan is checked before any is decided, so a batch with a bad one (a clock far
+    ahead) is refused whole with that scan's field named, and nothing is stored; the
+    scanner then sends its scans one by one."""
     device = await device_of(request)
     body = await parse_body(request, BatchIn)
+    now = datetime.now(UTC)
+    wrong = [
+        FieldError(f"scans.{i}.scanned_at", "in_future")
+        for i, s in enumerate(body.scans)
+        if s.scanned_at is not None
+        and domain.scanned_at_error(
+            s.scanned_at if s.scanned_at.tzinfo else s.scanned_at.replace(tzinfo=UTC), now
+        )
+    ]
+    if wrong:
+        raise ValidationFailed(wrong)
     t = request_translator(request)
     rt = rt_of(request)
     results = []

@@ -540,3 +540,40 @@ async def test_a_batch_kept_waiting_by_a_lock_gives_up_and_its_scans_go_one_by_o
         "SELECT sum(admitted_parties) FROM checkin.gate_counts WHERE event_slug = $1", slug
     )
     assert counts == 5
+
+
+async def test_a_sync_batch_with_a_scan_from_a_clock_far_ahead_stores_nothing(
+    reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    """Every scan of a batch is checked before any is decided: one from a phone whose clock
+    is an hour ahead makes the batch a 422 naming that scan, and none is stored (the
+    scanner then sends them one by one)."""
+    slug = await make_event(reg)
+    ring = registration.keyring(reg.server.app[RUNTIME])
+    gate = await pair(reg, admin, slug, "east")
+    await known(db, "SELECT true FROM checkin.devices WHERE id=$1", uuid.UUID(gate["device_id"]))
+    ahead = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    scans = [
+        {"client_scan_id": f"b{i}", "qr_text": sign_ticket(ring.active, uuid.uuid4(), slug)}
+        for i in range(3)
+    ]
+    scans[1]["scanned_at"] = ahead
+    r = await chk.post(
+        f"{CHK}/scans/batch",
+        json={"scans": scans},
+        headers={"Authorization": gate["Authorization"]},
+    )
+    body = await r.json()
+    assert r.status == 422, body
+    assert [e["field"] for e in body["errors"]] == ["scans.1.scanned_at"]
+    stored = await db.fetchval(
+        "SELECT count(*) FROM checkin.scans WHERE device_id = $1", uuid.UUID(gate["device_id"])
+    )
+    assert stored == 0
+    del scans[1]["scanned_at"]  # the same batch with the clock put right: all three decided
+    r = await chk.post(
+        f"{CHK}/scans/batch",
+        json={"scans": scans},
+        headers={"Authorization": gate["Authorization"]},
+    )
+    assert [a["result"] for a in (await r.json())["results"]] == ["admitted"] * 3
