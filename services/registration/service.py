@@ -5,6 +5,7 @@ conditional UPDATE or under the category row's lock, never read-then-write in Py
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -112,6 +113,7 @@ async def save_event(rt: Runtime, draft: EventDraft) -> int:
                 await repository.lock_category(conn, draft.slug, category.code)
                 await _promote(rt, conn, draft.slug, category.code)
         rt.state.get(EVENT_CACHE, {}).pop(draft.slug, None)
+        rt.state.get(EVENT_READS, {}).pop(draft.slug, None)
     except asyncpg.CheckViolationError as exc:
         if exc.constraint_name == "capacity_respected":
             raise Conflict(code="capacity_below_confirmed") from None
@@ -150,23 +152,40 @@ async def get_event(rt: Runtime, slug: str) -> EventDraft:
     return event
 
 
+EVENT_READS = "event_reads"
 EVENT_CACHE = "event_cache"
 EVENT_CACHE_SECONDS = 2.0
 
 
 async def cached_event(rt: Runtime, slug: str) -> EventDraft | None:
     """An event's form and windows, read at most every two seconds per replica: a burst
-    of registrations should not read the same rows thousands of times. Capacity is never
-    taken from here; it is decided in the database."""
+    of registrations should not read the same rows thousands of times. When the two
+    seconds are up, one read goes to the database and every request arriving meanwhile
+    waits for that one (in a burst, the hundreds in flight all missed at once and read it
+    each). Capacity is never taken from here; it is decided in the database."""
     import time
 
     cache: dict[str, tuple[float, EventDraft | None]] = rt.state.setdefault(EVENT_CACHE, {})
     hit = cache.get(slug)
     if hit is not None and hit[0] > time.monotonic():
         return hit[1]
-    event = await repository.load_event(rt.pool, slug)
-    cache[slug] = (time.monotonic() + EVENT_CACHE_SECONDS, event)
-    return event
+    reading: dict[str, asyncio.Task[EventDraft | None]] = rt.state.setdefault(EVENT_READS, {})
+    task = reading.get(slug)
+    if task is None:
+
+        async def read() -> EventDraft | None:
+            me = asyncio.current_task()
+            try:
+                event = await repository.load_event(rt.pool, slug)
+                if reading.get(slug) is me:  # not overtaken by a change of the event
+                    cache[slug] = (time.monotonic() + EVENT_CACHE_SECONDS, event)
+                return event
+            finally:
+                if reading.get(slug) is me:
+                    reading.pop(slug, None)
+
+        task = reading[slug] = asyncio.get_running_loop().create_task(read())
+    return await asyncio.shield(task)
 
 
 # -- registering ------------------------------------------------------------------------

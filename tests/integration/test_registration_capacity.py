@@ -197,3 +197,26 @@ async def test_a_duplicate_in_a_batch_is_refused_alone_and_the_others_are_regist
         slug,
     )
     assert facts == 30
+
+
+async def test_a_burst_reads_its_event_once_when_the_cache_runs_out(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hundreds of registrations in flight when the event's two cached seconds are up:
+    one read of the event goes to the database, and every request waits for that one."""
+    slug = await make_event(client, Category(code="visitor", title={"ja": "来場者"}, capacity=5))
+    runtime = rt(client)
+    runtime.state.get(service.EVENT_CACHE, {}).pop(slug, None)
+    reads = 0
+    real = service.repository.load_event
+
+    async def counted(pool: Any, wanted: str) -> Any:
+        nonlocal reads
+        reads += 1
+        await asyncio.sleep(0.05)  # a database under load
+        return await real(pool, wanted)
+
+    monkeypatch.setattr(service.repository, "load_event", counted)
+    events = await asyncio.gather(*(service.cached_event(runtime, slug) for _ in range(200)))
+    assert reads == 1
+    assert all(e is not None and e.slug == slug for e in events)
