@@ -7,6 +7,7 @@ every replica learns of a rotation within ``ttl`` seconds.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import asyncpg
@@ -40,12 +41,17 @@ KEYS_CONSUMER = ConsumerBinding("registration", "keys.published", on_keys_publis
 
 
 class KeyCache:
+    """The public keys, read again at most every ``ttl`` seconds: by one request, the
+    others in flight waiting for its read (not each reading them at once)."""
+
     def __init__(self, pool: asyncpg.Pool, ttl: float = 5.0) -> None:
         self.pool = pool
         self.ttl = ttl
         self._keys: dict[bytes, Ed25519PublicKey] = {}
         self._jwks: list[dict[str, str]] = []
+        self._rows: list[tuple[str, str]] = []
         self._at = 0.0
+        self._reading = asyncio.Lock()
 
     async def get(self) -> dict[bytes, Ed25519PublicKey]:
         await self._refresh()
@@ -55,12 +61,23 @@ class KeyCache:
         await self._refresh()
         return self._jwks
 
+    def _fresh(self) -> bool:
+        return bool(self._keys) and time.monotonic() - self._at < self.ttl
+
     async def _refresh(self) -> None:
-        if time.monotonic() - self._at < self.ttl and self._keys:
+        if self._fresh():
             return
-        rows = await self.pool.fetch("SELECT kid, public_key FROM public_keys ORDER BY kid")
-        self._keys = {b64url_decode(r["kid"]): public_key_from_raw(r["public_key"]) for r in rows}
-        self._jwks = [
-            {"kid": r["kid"], "alg": "Ed25519", "public_key": r["public_key"]} for r in rows
-        ]
-        self._at = time.monotonic()
+        async with self._reading:
+            if self._fresh():
+                return  # read by the request this one waited for
+            rows = [
+                (r["kid"], r["public_key"])
+                for r in await self.pool.fetch(
+                    "SELECT kid, public_key FROM public_keys ORDER BY kid"
+                )
+            ]
+            if rows != self._rows or not self._keys:  # the same keys keep their objects
+                self._keys = {b64url_decode(k): public_key_from_raw(pk) for k, pk in rows}
+                self._jwks = [{"kid": k, "alg": "Ed25519", "public_key": pk} for k, pk in rows]
+                self._rows = rows
+            self._at = time.monotonic()
