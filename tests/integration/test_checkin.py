@@ -5,6 +5,7 @@ checks; retries change nothing; the gate works on while registration is down."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -577,3 +578,44 @@ async def test_a_sync_batch_with_a_scan_from_a_clock_far_ahead_stores_nothing(
         headers={"Authorization": gate["Authorization"]},
     )
     assert [a["result"] for a in (await r.json())["results"]] == ["admitted"] * 3
+
+
+async def test_a_retry_racing_its_first_scan_waits_and_gets_the_first_answer(
+    reg: TestClient, chk: TestClient, db: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    """The same client_scan_id from the same phone, twice at once (a retry sent while the
+    first was still being decided): the second waits for the first to commit, then gets
+    its answer and changes nothing."""
+    slug = await make_event(reg)
+    gate = await pair(reg, admin, slug, "east")
+    device = uuid.UUID(gate["device_id"])
+    await known(db, "SELECT true FROM checkin.devices WHERE id=$1", device)
+    ticket = uuid.uuid4()
+    now = datetime.now(UTC)
+    call = (
+        "SELECT checkin_scan($1, 'same', $2, 'east', 'in', $3, $3, $4, NULL, NULL, $5,"
+        " 'test.checkin.', NULL, interval '30 seconds')"
+    )
+    async with db.acquire() as first, db.acquire() as retry:
+        for conn in (first, retry):
+            await conn.execute("SET search_path = checkin, public")
+        tx = first.transaction()
+        await tx.start()
+        answer = json.loads(await first.fetchval(call, device, slug, now, ticket, uuid.uuid4()))
+        assert answer["fresh"] and answer["response"]["result"] == "admitted"
+        racing = asyncio.ensure_future(
+            retry.fetchval(call, device, slug, now, ticket, uuid.uuid4())
+        )
+        await asyncio.sleep(0.3)
+        assert not racing.done()  # waiting for the first to commit
+        await tx.commit()
+        again = json.loads(await asyncio.wait_for(racing, timeout=10))
+        await retry.execute("RESET search_path")
+        await first.execute("RESET search_path")
+    assert again == {"fresh": False, "response": answer["response"]}
+    rows = await db.fetchval(
+        "SELECT count(*) FROM checkin.scans WHERE device_id = $1 AND client_scan_id = 'same'",
+        device,
+    )
+    facts = await db.fetchval("SELECT count(*) FROM checkin.outbox WHERE event_slug = $1", slug)
+    assert (rows, facts) == (1, 1)
