@@ -136,15 +136,16 @@ async def device_revoked(pool: asyncpg.Pool, device_id: uuid.UUID) -> bool:
 
 
 async def counts(pool: asyncpg.Pool | asyncpg.Connection, slug: str) -> dict[str, Any]:
-    """The live numbers: counters kept with each scan, plus an indexed count of the last
-    minute's scans."""
+    """The live numbers: counters kept with each scan (the last minute's scans from the
+    10-second buckets of ``scan_counts``: the buckets that began less than a minute ago)."""
     gates = await pool.fetch(
         "SELECT g.gate, sum(g.admitted_parties)::int AS admitted_parties,"
         " sum(g.admitted_people)::int AS admitted_people,"
         " sum(g.inside_people)::int AS inside_people,"
         " max(g.last_scan_at) AS last_scan_at,"
-        " (SELECT count(*) FROM scans s WHERE s.event_slug = g.event_slug AND s.gate = g.gate"
-        "  AND s.received_at > now() - interval '1 minute') AS last_minute"
+        " (SELECT coalesce(sum(c.scans), 0) FROM scan_counts c"
+        "  WHERE c.event_slug = g.event_slug AND c.gate = g.gate"
+        "  AND c.bucket > now() - interval '1 minute') AS last_minute"
         " FROM gate_counts g WHERE g.event_slug = $1 GROUP BY g.event_slug, g.gate"
         " ORDER BY g.gate",
         slug,
