@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 Result = Literal["admitted", "exited", "already_admitted", "rejected"]
@@ -75,9 +75,15 @@ def decide(
     return Decision("exited")
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A device's time without a zone is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def scanned_at_error(scanned_at: datetime, received_at: datetime) -> str | None:
     """``scanned_at`` more than five minutes in the future is refused (a device with a
-    wrong clock); any time in the past is fine (an offline queue syncing later)."""
-    if scanned_at > received_at + FUTURE_TOLERANCE:
+    wrong clock); any time in the past is fine (an offline queue syncing later). A time
+    without a zone is UTC."""
+    if as_utc(scanned_at) > received_at + FUTURE_TOLERANCE:
         return "in_future"
     return None

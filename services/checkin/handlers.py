@@ -64,10 +64,7 @@ async def post_batch(request: web.Request) -> web.StreamResponse:
     wrong = [
         FieldError(f"scans.{i}.scanned_at", "in_future")
         for i, s in enumerate(body.scans)
-        if s.scanned_at is not None
-        and domain.scanned_at_error(
-            s.scanned_at if s.scanned_at.tzinfo else s.scanned_at.replace(tzinfo=UTC), now
-        )
+        if s.scanned_at is not None and domain.scanned_at_error(s.scanned_at, now)
     ]
     if wrong:
         raise ValidationFailed(wrong)

@@ -133,9 +133,7 @@ async def scan(
 ) -> dict[str, Any]:
     """Decide one scan. ``unsafe_no_ticket_lock`` is for the concurrency test's control."""
     received = now or datetime.now(UTC)
-    scanned_at = s.scanned_at or received
-    if scanned_at.tzinfo is None:
-        scanned_at = scanned_at.replace(tzinfo=UTC)
+    scanned_at = domain.as_utc(s.scanned_at or received)
     if domain.scanned_at_error(scanned_at, received):
         raise ValidationFailed([FieldError("scanned_at", "in_future")])
     public_keys = await keys(rt).get()
