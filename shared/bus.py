@@ -49,7 +49,15 @@ async def connect(servers: list[str], name: str, *, connect_timeout: float = 5.0
 
 
 # What a stream's declared config decides; anything else NATS fills in for itself.
-_DECLARED = ("subjects", "storage", "retention", "duplicate_window", "max_age", "num_replicas")
+_DECLARED = (
+    "subjects",
+    "storage",
+    "retention",
+    "duplicate_window",
+    "max_age",
+    "num_replicas",
+    "allow_atomic",
+)
 
 
 def _differs(declared: api.StreamConfig, current: api.StreamConfig) -> bool:
@@ -95,7 +103,8 @@ async def _ensure(nc: NATS, config: api.StreamConfig, *, attempts: int = 8) -> a
 async def ensure_stream(
     nc: NATS, namespace: str, publisher: str, *, replicas: int = 1
 ) -> api.StreamInfo:
-    """The publisher's stream: file storage, duplicate window 2 min, limits retention."""
+    """The publisher's stream: file storage, duplicate window 2 min, limits retention, and
+    atomic batches allowed (the outbox relay's, shared/outbox.py; nats-server 2.12+)."""
     config = api.StreamConfig(
         name=stream_name(namespace, publisher),
         subjects=stream_subjects(namespace, publisher),
@@ -104,6 +113,7 @@ async def ensure_stream(
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
         max_age=STREAM_MAX_AGE_SECONDS,
         num_replicas=replicas,
+        allow_atomic=True,
     )
     return await _ensure(nc, config)
 

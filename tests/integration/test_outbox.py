@@ -15,6 +15,7 @@ from nats.aio.client import Client as NATS
 
 from shared import bus, outbox
 from shared.embedded import EmbeddedNats
+from shared.events import stream_name
 from shared.testing import Servers, unique_namespace, wait_until
 from tests.integration.busfixtures import bus_schema, event, ids_of, stream_messages
 
@@ -177,6 +178,8 @@ async def test_thousand_commits_with_nats_killed_and_restarted_all_arrive_none_t
             await check.close()
         assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicates"
         assert set(ids) == {str(e.id) for e in envelopes}
+        assert relay.atomic_batches > 0, "the kill was survived by the batching relay"
+        assert relay.published == len(envelopes)
     finally:
         await nc.close()
         await pool.close()
@@ -201,6 +204,85 @@ async def test_replay_publishes_the_ledger_again_under_new_message_ids(
     ids = ids_of(await stream_messages(nc, ns))
     expected = [str(e.id) for e in envelopes]
     assert ids == expected * 2  # the original run, then the replay, same envelopes
+
+
+async def test_rows_committed_together_leave_as_one_atomic_batch_in_order(
+    database_url: str, nc: NATS
+) -> None:
+    ns = unique_namespace()
+    await bus.ensure_all_streams(nc, ns)
+    info = await nc.jetstream().stream_info(stream_name(ns, "registration"))
+    assert info.config.allow_atomic is True
+    pool = await bus_schema(database_url, "obx_atomic")
+    try:
+        envelopes = [event(f"a-{i}") for i in range(50)]
+        await commit(pool, ns, *envelopes)  # waiting before the relay starts: one fetch
+        async with running_relay(database_url, pool, nc, schema="obx_atomic") as relay:
+            await wait_until(lambda: _zero(pool), message="all sent")
+            assert relay.atomic_batches >= 1
+            assert relay.published == 50
+        assert ids_of(await stream_messages(nc, ns)) == [str(e.id) for e in envelopes]
+    finally:
+        await pool.close()
+
+
+@pytest.mark.parametrize("control", [False, True], ids=["relay", "control-batches-only"])
+async def test_a_batch_holding_a_message_jetstream_already_stored_still_gets_through(
+    database_url: str, nc: NATS, monkeypatch: pytest.MonkeyPatch, control: bool
+) -> None:
+    """A relay that died after JetStream stored a message but before marking its row sent
+    leaves that row unsent. JetStream refuses an atomic batch holding its id whole, so the
+    next relay must fall back to one message at a time, where the duplicate window drops
+    the copy. The control never falls back: the rows stay stuck."""
+    if control:
+        monkeypatch.setattr(outbox, "PLAIN_AFTER_FAILURE_SECONDS", 0.0)
+    ns = unique_namespace()
+    await bus.ensure_all_streams(nc, ns)
+    schema = f"obx_dup_{int(control)}"
+    pool = await bus_schema(database_url, schema)
+    try:
+        envelopes = [event(f"d-{i}") for i in range(20)]
+        await commit(pool, ns, *envelopes)
+        stored = envelopes[5]  # what the dead relay got into JetStream
+        await nc.jetstream().publish(
+            stored.subject(ns),
+            stored.model_dump_json().encode(),
+            headers={outbox.MSG_ID: str(stored.id)},
+        )
+        async with running_relay(database_url, pool, nc, schema=schema):
+            if control:
+                await asyncio.sleep(3.0)
+                assert await unsent(pool) == 20, "the refused batch is retried as it was"
+                return
+            await wait_until(lambda: _zero(pool), message="all sent")
+        ids = ids_of(await stream_messages(nc, ns))
+        assert len(ids) == 20, "each fact once: the copy was dropped"
+        assert set(ids) == {str(e.id) for e in envelopes}
+    finally:
+        await pool.execute("DELETE FROM outbox")
+        await pool.close()
+
+
+async def test_a_stream_without_atomic_batches_gets_the_messages_one_by_one(
+    database_url: str, nc: NATS
+) -> None:
+    """An older nats-server (before 2.12) has no atomic batches."""
+    ns = unique_namespace()
+    await bus.ensure_all_streams(nc, ns)
+    name = stream_name(ns, "registration")
+    config = (await nc.jetstream().stream_info(name)).config
+    config.allow_atomic = False
+    await nc.jetstream().update_stream(config)
+    pool = await bus_schema(database_url, "obx_plain")
+    try:
+        envelopes = [event(f"p-{i}") for i in range(30)]
+        await commit(pool, ns, *envelopes)
+        async with running_relay(database_url, pool, nc, schema="obx_plain") as relay:
+            await wait_until(lambda: _zero(pool), message="all sent")
+            assert relay.atomic_batches == 0
+        assert ids_of(await stream_messages(nc, ns)) == [str(e.id) for e in envelopes]
+    finally:
+        await pool.close()
 
 
 def test_servers_fixture_is_real(servers: Servers) -> None:
