@@ -20,6 +20,7 @@ an ``Idempotency-Key``, scans and stamps a ``client_scan_id``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -38,9 +39,12 @@ import asyncpg
 import nats
 import pytest
 
+from shared import bus, outbox
 from shared.embedded import EmbeddedNats
+from shared.events import stream_name
 from shared.testing import unique_namespace, wait_until
 from tests.e2e.procs import free_port, ready, spawn
+from tests.integration.busfixtures import bus_schema, event, ids_of, stream_messages
 from tests.integration.mailfixtures import Mailbox, SmtpServer
 
 ADMIN = ("cluster@tomoni.test", "cluster password 123")
@@ -271,6 +275,39 @@ async def deployment(
                     r.proc.kill()
                     hung.append(r.service)
         assert not hung, f"did not stop within 30 s of SIGTERM: {hung}"
+
+
+async def test_facts_committed_together_leave_as_one_atomic_batch_on_r3_streams(
+    nats_cluster: list[EmbeddedNats], database_url: str
+) -> None:
+    """The outbox relay's atomic batches (shared/outbox.py) on the deployment's streams:
+    three replicas, every write synced."""
+    ns = unique_namespace()
+    nc = await bus.connect([n.url for n in nats_cluster], "atomic-r3")
+    pool = await bus_schema(database_url, "cluster_atomic")
+    try:
+        await bus.ensure_all_streams(nc, ns, replicas=3)
+        info = await nc.jetstream().stream_info(stream_name(ns, "registration"))
+        assert info.config.num_replicas == 3 and info.config.allow_atomic is True
+        envelopes = [event(f"r3-{i}") for i in range(300)]
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue_many(conn, envelopes, ns)
+        relay = outbox.Relay(dsn=database_url, schema="cluster_atomic", nc=nc, pool=pool)
+        task = asyncio.create_task(relay.run())
+        try:
+            await wait_until(
+                lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL"),
+                message="all sent",
+            )
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        assert relay.published == 300 and relay.atomic_batches >= 1
+        assert ids_of(await stream_messages(nc, ns)) == [str(e.id) for e in envelopes]
+    finally:
+        await pool.close()
+        await nc.close()
 
 
 async def test_cluster_loses_nothing_when_a_nats_node_and_a_replica_of_each_service_die(
