@@ -15,10 +15,11 @@ takes its row lock before the outbox row is written.) Publishes are pipelined
 (``publish_async``) and only the acknowledged prefix is marked sent; after a failure the
 rest is retried from the first unacknowledged row.
 
-Atomic batches: rows fetched together go to JetStream as one atomic batch (ADR-50,
-nats-server 2.12+, a stream with ``allow_atomic``), acknowledged once, stored together or
-not at all. With ``sync_interval: always`` the server syncs to disk once per batch instead
-of once per message: a third of NATS's CPU per fact (bench/README.md). A batch holding a
+Atomic batches: 16 or more rows fetched together go to JetStream as one atomic batch
+(ADR-50, nats-server 2.12+, a stream with ``allow_atomic``), acknowledged once, stored
+together or not at all. With ``sync_interval: always`` a single message costs NATS about
+0.12 ms of CPU (its sync); a batch about 1.5 ms, whatever its size, plus 0.014 ms per
+message in it: fewer rows than that go one by one (bench/README.md). A batch holding a
 message id JetStream already has (a relay that died between the publish and marking the
 rows sent) is refused whole; so after any failed batch the relay publishes message by
 message for a while, and the duplicate window drops the copies as before. A stream that
@@ -58,6 +59,10 @@ BATCH_SEQUENCE = "Nats-Batch-Sequence"
 BATCH_COMMIT = "Nats-Batch-Commit"
 # After a failed atomic batch, messages go one by one for this long (see above).
 PLAIN_AFTER_FAILURE_SECONDS = 2.0
+# Fewer rows than this go one by one: an atomic batch costs NATS about as much CPU as a
+# dozen single messages, then a tenth of one per message in it (nats-server 2.15,
+# sync_interval: always; bench/README.md).
+ATOMIC_MIN = 16
 # How long a stream's answer to "do you allow atomic batches?" is kept.
 ATOMIC_CHECK_SECONDS = 60.0
 CORRELATION = "Correlation-Id"
@@ -319,7 +324,7 @@ class Relay:
             while j < len(rows) and _stream_of(rows[j]["subject"]) == stream:
                 j += 1
             run = rows[i:j]
-            if len(run) > 1 and not plain and await self._allows_atomic(stream):
+            if len(run) >= ATOMIC_MIN and not plain and await self._allows_atomic(stream):
                 units.append(_Unit([r["seq"] for r in run], await self._send_batch(run), True))
             else:
                 for r in run:

@@ -206,6 +206,24 @@ async def test_replay_publishes_the_ledger_again_under_new_message_ids(
     assert ids == expected * 2  # the original run, then the replay, same envelopes
 
 
+async def relay_sends_all_in_order(
+    database_url: str, nc: NATS, ns: str, schema: str, count: int
+) -> outbox.Relay:
+    """Commit ``count`` facts together in a schema of their own, run a relay until all are
+    sent, check the stream holds each once in commit order; return the relay."""
+    pool = await bus_schema(database_url, schema)
+    try:
+        envelopes = [event(f"{schema}-{i}") for i in range(count)]
+        await commit(pool, ns, *envelopes)  # waiting before the relay starts: one fetch
+        async with running_relay(database_url, pool, nc, schema=schema) as relay:
+            await wait_until(lambda: _zero(pool), message="all sent")
+        assert relay.published == count
+        assert ids_of(await stream_messages(nc, ns)) == [str(e.id) for e in envelopes]
+        return relay
+    finally:
+        await pool.close()
+
+
 async def test_rows_committed_together_leave_as_one_atomic_batch_in_order(
     database_url: str, nc: NATS
 ) -> None:
@@ -213,17 +231,17 @@ async def test_rows_committed_together_leave_as_one_atomic_batch_in_order(
     await bus.ensure_all_streams(nc, ns)
     info = await nc.jetstream().stream_info(stream_name(ns, "registration"))
     assert info.config.allow_atomic is True
-    pool = await bus_schema(database_url, "obx_atomic")
-    try:
-        envelopes = [event(f"a-{i}") for i in range(50)]
-        await commit(pool, ns, *envelopes)  # waiting before the relay starts: one fetch
-        async with running_relay(database_url, pool, nc, schema="obx_atomic") as relay:
-            await wait_until(lambda: _zero(pool), message="all sent")
-            assert relay.atomic_batches >= 1
-            assert relay.published == 50
-        assert ids_of(await stream_messages(nc, ns)) == [str(e.id) for e in envelopes]
-    finally:
-        await pool.close()
+    relay = await relay_sends_all_in_order(database_url, nc, ns, "obx_atomic", 50)
+    assert relay.atomic_batches >= 1
+
+
+async def test_a_few_rows_go_one_by_one_where_a_batch_would_cost_more(
+    database_url: str, nc: NATS
+) -> None:
+    ns = unique_namespace()
+    await bus.ensure_all_streams(nc, ns)
+    relay = await relay_sends_all_in_order(database_url, nc, ns, "obx_few", outbox.ATOMIC_MIN - 1)
+    assert relay.atomic_batches == 0
 
 
 @pytest.mark.parametrize("control", [False, True], ids=["relay", "control-batches-only"])
@@ -273,16 +291,8 @@ async def test_a_stream_without_atomic_batches_gets_the_messages_one_by_one(
     config = (await nc.jetstream().stream_info(name)).config
     config.allow_atomic = False
     await nc.jetstream().update_stream(config)
-    pool = await bus_schema(database_url, "obx_plain")
-    try:
-        envelopes = [event(f"p-{i}") for i in range(30)]
-        await commit(pool, ns, *envelopes)
-        async with running_relay(database_url, pool, nc, schema="obx_plain") as relay:
-            await wait_until(lambda: _zero(pool), message="all sent")
-            assert relay.atomic_batches == 0
-        assert ids_of(await stream_messages(nc, ns)) == [str(e.id) for e in envelopes]
-    finally:
-        await pool.close()
+    relay = await relay_sends_all_in_order(database_url, nc, ns, "obx_plain", 30)
+    assert relay.atomic_batches == 0
 
 
 def test_servers_fixture_is_real(servers: Servers) -> None:
