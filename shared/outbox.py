@@ -63,6 +63,8 @@ PLAIN_AFTER_FAILURE_SECONDS = 2.0
 # dozen single messages, then a tenth of one per message in it (nats-server 2.15,
 # sync_interval: always; bench/README.md).
 ATOMIC_MIN = 16
+# JetStream's default limit on the messages of one atomic batch.
+ATOMIC_MAX = 1000
 # How long a stream's answer to "do you allow atomic batches?" is kept.
 ATOMIC_CHECK_SECONDS = 60.0
 CORRELATION = "Correlation-Id"
@@ -321,7 +323,7 @@ class Relay:
         while i < len(rows):
             stream = _stream_of(rows[i]["subject"])
             j = i + 1
-            while j < len(rows) and _stream_of(rows[j]["subject"]) == stream:
+            while j < len(rows) and j - i < ATOMIC_MAX and _stream_of(rows[j]["subject"]) == stream:
                 j += 1
             run = rows[i:j]
             if len(run) >= ATOMIC_MIN and not plain and await self._allows_atomic(stream):

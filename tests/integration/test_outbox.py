@@ -31,10 +31,16 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 @contextlib.asynccontextmanager
 async def running_relay(
-    database_url: str, pool: asyncpg.Pool, nc: NATS, schema: str = SCHEMA
+    database_url: str, pool: asyncpg.Pool, nc: NATS, schema: str = SCHEMA, batch: int = 512
 ) -> AsyncIterator[outbox.Relay]:
     relay = outbox.Relay(
-        dsn=database_url, schema=schema, nc=nc, pool=pool, poll_seconds=0.2, lock_retry_seconds=0.2
+        dsn=database_url,
+        schema=schema,
+        nc=nc,
+        pool=pool,
+        batch=batch,
+        poll_seconds=0.2,
+        lock_retry_seconds=0.2,
     )
     task = asyncio.create_task(relay.run())
     try:
@@ -207,7 +213,7 @@ async def test_replay_publishes_the_ledger_again_under_new_message_ids(
 
 
 async def relay_sends_all_in_order(
-    database_url: str, nc: NATS, ns: str, schema: str, count: int
+    database_url: str, nc: NATS, ns: str, schema: str, count: int, batch: int = 512
 ) -> outbox.Relay:
     """Commit ``count`` facts together in a schema of their own, run a relay until all are
     sent, check the stream holds each once in commit order; return the relay."""
@@ -215,7 +221,7 @@ async def relay_sends_all_in_order(
     try:
         envelopes = [event(f"{schema}-{i}") for i in range(count)]
         await commit(pool, ns, *envelopes)  # waiting before the relay starts: one fetch
-        async with running_relay(database_url, pool, nc, schema=schema) as relay:
+        async with running_relay(database_url, pool, nc, schema=schema, batch=batch) as relay:
             await wait_until(lambda: _zero(pool), message="all sent")
         assert relay.published == count
         assert ids_of(await stream_messages(nc, ns)) == [str(e.id) for e in envelopes]
@@ -233,6 +239,16 @@ async def test_rows_committed_together_leave_as_one_atomic_batch_in_order(
     assert info.config.allow_atomic is True
     relay = await relay_sends_all_in_order(database_url, nc, ns, "obx_atomic", 50)
     assert relay.atomic_batches >= 1
+
+
+async def test_a_fetch_larger_than_jetstream_takes_in_one_batch_is_split(
+    database_url: str, nc: NATS
+) -> None:
+    ns = unique_namespace()
+    await bus.ensure_all_streams(nc, ns)
+    count = outbox.ATOMIC_MAX + 200
+    relay = await relay_sends_all_in_order(database_url, nc, ns, "obx_big", count, batch=count)
+    assert relay.atomic_batches == 2
 
 
 async def test_a_few_rows_go_one_by_one_where_a_batch_would_cost_more(
