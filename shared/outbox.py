@@ -308,7 +308,7 @@ class Relay:
                 return acked, "cancelled" if fut.cancelled() else type(fut.exception()).__name__
             if unit.batch:
                 ack = fut.result()
-                if getattr(ack, "batch_size", None) != len(unit.seqs):  # not stored whole
+                if ack.batch_size != len(unit.seqs):  # not stored whole
                     return acked, "atomic batch not acknowledged whole"
                 self.atomic_batches += 1
             acked.extend(unit.seqs)
@@ -356,7 +356,7 @@ class Relay:
             return held[0]
         try:
             info = await self._js.stream_info(stream)
-            allowed = bool(getattr(info.config, "allow_atomic", False))
+            allowed = bool(info.config.allow_atomic)
         except (nats.errors.Error, nats.js.errors.Error, OSError):
             allowed = False
         self._atomic[stream] = (allowed, loop.time())

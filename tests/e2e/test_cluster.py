@@ -20,7 +20,6 @@ an ``Idempotency-Key``, scans and stamps a ``client_scan_id``."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import signal
@@ -44,7 +43,13 @@ from shared.embedded import EmbeddedNats
 from shared.events import stream_name
 from shared.testing import unique_namespace, wait_until
 from tests.e2e.procs import free_port, ready, spawn
-from tests.integration.busfixtures import bus_schema, event, ids_of, stream_messages
+from tests.integration.busfixtures import (
+    bus_schema,
+    event,
+    ids_of,
+    running_relay,
+    stream_messages,
+)
 from tests.integration.mailfixtures import Mailbox, SmtpServer
 
 ADMIN = ("cluster@tomoni.test", "cluster password 123")
@@ -292,17 +297,11 @@ async def test_facts_committed_together_leave_as_one_atomic_batch_on_r3_streams(
         envelopes = [event(f"r3-{i}") for i in range(300)]
         async with pool.acquire() as conn, conn.transaction():
             await outbox.enqueue_many(conn, envelopes, ns)
-        relay = outbox.Relay(dsn=database_url, schema="cluster_atomic", nc=nc, pool=pool)
-        task = asyncio.create_task(relay.run())
-        try:
+        async with running_relay(database_url, pool, nc, "cluster_atomic") as relay:
             await wait_until(
                 lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL"),
                 message="all sent",
             )
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         assert relay.published == 300 and relay.atomic_batches >= 1
         assert ids_of(await stream_messages(nc, ns)) == [str(e.id) for e in envelopes]
     finally:

@@ -3,6 +3,9 @@ to publish, and reading back what a stream holds."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,15 +13,40 @@ import asyncpg
 import nats.js.api as api
 from nats.aio.client import Client as NATS
 
-from shared import db
+from shared import db, outbox
 from shared.contracts.registration import CategorySummary, EventPublished
 from shared.events import Envelope, envelope_for, stream_name
 from shared.runtime import INFRA_MIGRATIONS
+from shared.testing import wait_until
 
 
 async def bus_schema(database_url: str, schema: str) -> asyncpg.Pool:
     await db.apply_migrations(database_url, schema, INFRA_MIGRATIONS, table="infra_migrations")
     return await db.create_pool(database_url, schema, min_size=1, max_size=8)
+
+
+@contextlib.asynccontextmanager
+async def running_relay(
+    database_url: str, pool: asyncpg.Pool, nc: NATS, schema: str, batch: int = 512
+) -> AsyncIterator[outbox.Relay]:
+    """An outbox relay for ``schema``, active, until the block ends."""
+    relay = outbox.Relay(
+        dsn=database_url,
+        schema=schema,
+        nc=nc,
+        pool=pool,
+        batch=batch,
+        poll_seconds=0.2,
+        lock_retry_seconds=0.2,
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        await wait_until(lambda: relay.active, message="relay active")
+        yield relay
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def event(slug: str, revision: int = 1) -> Envelope:

@@ -17,7 +17,13 @@ from shared import bus, outbox
 from shared.embedded import EmbeddedNats
 from shared.events import stream_name
 from shared.testing import Servers, unique_namespace, wait_until
-from tests.integration.busfixtures import bus_schema, event, ids_of, stream_messages
+from tests.integration.busfixtures import (
+    bus_schema,
+    event,
+    ids_of,
+    running_relay,
+    stream_messages,
+)
 
 SCHEMA = "obx"
 
@@ -27,29 +33,6 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     p = await bus_schema(database_url, SCHEMA)
     yield p
     await p.close()
-
-
-@contextlib.asynccontextmanager
-async def running_relay(
-    database_url: str, pool: asyncpg.Pool, nc: NATS, schema: str = SCHEMA, batch: int = 512
-) -> AsyncIterator[outbox.Relay]:
-    relay = outbox.Relay(
-        dsn=database_url,
-        schema=schema,
-        nc=nc,
-        pool=pool,
-        batch=batch,
-        poll_seconds=0.2,
-        lock_retry_seconds=0.2,
-    )
-    task = asyncio.create_task(relay.run())
-    try:
-        await wait_until(lambda: relay.active, message="relay active")
-        yield relay
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def commit(pool: asyncpg.Pool, namespace: str, *envelopes: object) -> None:
@@ -66,7 +49,7 @@ async def test_rolled_back_transaction_publishes_nothing_and_committed_one_exact
 ) -> None:
     ns = unique_namespace()
     await bus.ensure_all_streams(nc, ns)
-    async with running_relay(database_url, pool, nc) as relay:
+    async with running_relay(database_url, pool, nc, SCHEMA) as relay:
         rolled_back = event("rolled-back")
         with pytest.raises(RuntimeError):
             async with pool.acquire() as conn, conn.transaction():
@@ -93,7 +76,7 @@ async def test_events_leave_in_commit_order_and_an_open_transaction_holds_nothin
 ) -> None:
     ns = unique_namespace()
     await bus.ensure_all_streams(nc, ns)
-    async with running_relay(database_url, pool, nc) as relay:
+    async with running_relay(database_url, pool, nc, SCHEMA) as relay:
         first = [event(f"seq-{i}") for i in range(20)]
         for e in first:
             await commit(pool, ns, e)
@@ -204,7 +187,7 @@ async def test_replay_publishes_the_ledger_again_under_new_message_ids(
     ns = unique_namespace()
     await bus.ensure_all_streams(nc, ns)
     since = datetime.now(UTC) - timedelta(seconds=1)
-    async with running_relay(database_url, pool, nc) as relay:
+    async with running_relay(database_url, pool, nc, SCHEMA) as relay:
         envelopes = [event(f"r-{i}") for i in range(5)]
         await commit(pool, ns, *envelopes)
         relay.wake()
