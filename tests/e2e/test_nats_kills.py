@@ -38,6 +38,7 @@ ADMIN = ("kills@tomoni.test", "kills password 123")
 DEVICES = 20
 SEQUENCE = ("in", "out", "in", "out", "in")  # five scans per ticket
 RECOVERY_SECONDS = 30.0
+SECONDS_PER_KILL = 8.0  # the phones' pace: one kill, outage and recovery in this time
 
 
 @pytest.fixture
@@ -157,10 +158,19 @@ async def run(
         acked: dict[tuple[uuid.UUID, str], str] = {}  # (device, client_scan_id) → result
         done = asyncio.Event()
 
+        # The phones keep a pace that leaves time for every kill and recovery while
+        # they scan (about SECONDS_PER_KILL each): unpaced, a fast machine made all
+        # its scans within the first outage.
+        pace = tickets * len(SEQUENCE) / (kills * SECONDS_PER_KILL)  # scans per second
+        interval = DEVICES / pace  # between one phone's scans
+
         async def phone(index: int, mine: list[dict[str, Any]]) -> None:
             device_id, token = phones[index]
+            due = time.monotonic() + index * interval / DEVICES
             for ticket in mine:
                 for n, direction in enumerate(SEQUENCE):
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                    due += interval
                     scan_id = f"{ticket['id']}-{n}"
                     body = {
                         "client_scan_id": scan_id,
@@ -174,12 +184,22 @@ async def run(
 
         recoveries: list[float] = []
 
+        total = tickets * len(SEQUENCE)
+
         async def killer() -> tuple[int, float]:
             """Kill NATS a few times while the phones scan: how many times, and when it
-            last came back."""
+            last came back.
+
+            Each kill waits for the phones' progress, not for a time: the next kill comes
+            once part of the scans still to make are acknowledged. A wall-clock wait let
+            a fast machine finish every scan before the first kill."""
             returned, count = 0.0, 0
-            for _ in range(kills):
-                await asyncio.sleep(rng.uniform(0.5, 2.0))
+            for k in range(kills):
+                start = len(acked)
+                share = (total - start) / (kills - k + 1)
+                mark = start + share * rng.uniform(0.5, 1.0)
+                while len(acked) < mark and not done.is_set():
+                    await asyncio.sleep(0.005)
                 if done.is_set():
                     break
                 own_nats.kill()
