@@ -9,17 +9,39 @@ script after adding or changing a string; translations are edited in the ``.po``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog
+from babel.messages.extract import extract
 from babel.messages.pofile import read_po, write_po
 
 from shared.i18n import LANGUAGES
 
 Used = Callable[[], Iterable[tuple[str, str, int]]]
+# A source file and how to read it: "python", or an extractor such as Jinja2's.
+Source = tuple[Path, Any]
+
+
+MARKS: dict[str, Any] = {"_": None, "N_": None}  # _("…") and N_("…"), Babel's form
+
+
+def extract_messages(
+    sources: Iterable[Source], root: Path, keywords: Mapping[str, Any] = MARKS
+) -> Iterator[tuple[str, str, int]]:
+    """(msgid, path relative to ``root``, line) of every string marked with one of
+    ``keywords`` (Babel's keyword specs) in ``sources``."""
+    for path, method in sources:
+        with path.open("rb") as f:
+            for lineno, message, _comments, _context in extract(
+                method, f, keywords=dict(keywords), comment_tags=()
+            ):
+                msgid = message[0] if isinstance(message, tuple) else message
+                if msgid:
+                    yield msgid, str(path.relative_to(root)), lineno
 
 
 @dataclass(frozen=True)

@@ -10,25 +10,25 @@ of the session cookie being SameSite=Strict.
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Iterator
 from datetime import time
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from jinja2.ext import babel_extract
 
 from services.notify import repository
 from services.notify.render import LOCALE_DIR, TEMPLATES
-from shared.auth import OrganizerClaims, organizer_of_token
-from shared.errors import Unauthorized
+from shared.auth import OrganizerClaims
+from shared.catalogs import Source, extract_messages
 from shared.formatting import Formatter
-from shared.http import is_secure
-from shared.i18n import Translator, negotiate, normalize
+from shared.i18n import Translator
 from shared.readmodel import keys_of
 from shared.runtime import RUNTIME, Runtime
+from shared.templating import FormToken, console_organizer, console_translator
 
 DOMAIN = "console"
-SESSION_COOKIE = "tomoni_session"
 CSRF_COOKIE = "tomoni_notify_csrf"
 PREFIX = "/console/notify"
 CODE = Path(__file__).resolve()
@@ -59,23 +59,15 @@ STATUS_NAMES = (
 )
 
 
+FORM_TOKEN = FormToken(CSRF_COOKIE, PREFIX)
+
+
 def _translator(request: web.Request) -> Translator:
-    lang = normalize(request.cookies.get("tomoni_lang")) or negotiate(
-        request.headers.get("Accept-Language")
-    )
-    return Translator(lang, locale_dirs=(LOCALE_DIR,), domain=DOMAIN)
+    return console_translator(request, LOCALE_DIR, DOMAIN)
 
 
 async def _organizer(request: web.Request, rt: Runtime, slug: str) -> OrganizerClaims:
-    """The console's organizer, allowed to see ``slug``: else to the login page, or 403."""
-    keys = keys_of(rt)
-    try:
-        org = await organizer_of_token(request.cookies.get(SESSION_COOKIE, ""), keys)
-    except Unauthorized:
-        raise web.HTTPSeeOther("/console/login") from None
-    if not (org.role == "admin" or slug in org.events):
-        raise web.HTTPForbidden(text="403")
-    return org
+    return await console_organizer(request, keys_of(rt), slug)
 
 
 def _page(t: Translator, **variables: Any) -> str:
@@ -99,7 +91,7 @@ async def messages_page(request: web.Request) -> web.StreamResponse:
     for r in await repository.summary(rt.pool, slug):
         kinds.setdefault((r["template"], r["channel"]), {})[r["status"]] = r["n"]
     settings = await repository.event_settings(rt.pool, slug)
-    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    csrf = FORM_TOKEN.value(request)
     body = _page(
         t,
         slug=slug,
@@ -149,14 +141,7 @@ async def messages_page(request: web.Request) -> web.StreamResponse:
         content_type="text/html",
         headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"},
     )
-    response.set_cookie(
-        CSRF_COOKIE,
-        csrf,
-        path=PREFIX,
-        httponly=True,
-        samesite="Strict",
-        secure=is_secure(request),
-    )
+    FORM_TOKEN.set(request, response, csrf)
     return response
 
 
@@ -165,9 +150,7 @@ async def save_settings(request: web.Request) -> web.StreamResponse:
     slug = request.match_info["slug"]
     await _organizer(request, rt, slug)
     form = await request.post()
-    expected = request.cookies.get(CSRF_COOKIE, "")
-    if not expected or not secrets.compare_digest(str(form.get("csrf", "")), expected):
-        raise web.HTTPForbidden(text="403 csrf")
+    FORM_TOKEN.check(request, form)
     if await repository.event(rt.pool, slug) is None:
         raise web.HTTPNotFound(text="404")
     at: time | None = None
@@ -180,21 +163,7 @@ async def save_settings(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"{PREFIX}/{slug}?saved=1")
 
 
-def used_messages() -> list[tuple[str, str, int]]:
+def used_messages() -> Iterator[tuple[str, str, int]]:
     """(msgid, file, line) of the page's strings, for the catalog script."""
-    from babel.messages.extract import extract
-    from jinja2.ext import babel_extract
-
-    root = CODE.parents[2]
-    found: list[tuple[str, str, int]] = []
-    sources: list[tuple[Path, Any, dict[str, Any]]] = [
-        (CODE, "python", {"N_": None}),
-        (TEMPLATES / "console_messages.html", babel_extract, {"_": None}),
-    ]
-    for path, method, keywords in sources:
-        with path.open("rb") as f:
-            for lineno, message, _c, _ctx in extract(method, f, keywords=keywords):
-                msgid = message[0] if isinstance(message, tuple) else message
-                if msgid:
-                    found.append((msgid, str(path.relative_to(root)), lineno))
-    return found
+    sources: list[Source] = [(CODE, "python"), (TEMPLATES / "console_messages.html", babel_extract)]
+    return extract_messages(sources, CODE.parents[2])

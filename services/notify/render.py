@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from babel.messages.extract import extract
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from jinja2.ext import babel_extract
 from markupsafe import Markup
 
+from shared.catalogs import extract_messages
 from shared.formatting import Formatter, plain
 from shared.i18n import LANGUAGES, has_translation, translator
+from shared.templating import page_environment
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -45,15 +45,7 @@ FOOTER = N_(
     "This message is from Tomoni, the event system of Kawaguchi City. Please do not reply to it."
 )
 
-_env = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    extensions=["jinja2.ext.i18n"],
-)
-_env.filters["plain"] = plain
+_env = page_environment(TEMPLATES)
 
 
 class TemplateMissing(Exception):
@@ -215,15 +207,9 @@ def _one_line(text: str) -> str:
 def used_messages() -> Iterable[tuple[str, str, int]]:
     """(msgid, file, line) of every string the messages use, for the catalog script."""
     root = HERE.parents[1]
-    for path in sorted(TEMPLATES.glob("*.html")):
-        if path.name.startswith("console_"):
-            continue  # the console page's strings are in the "console" domain
-        with path.open("rb") as f:
-            method: Any = babel_extract  # babel's stub is narrower than the function
-            for lineno, message, _c, _ctx in extract(method, f, keywords={"_": None}):
-                msgid = message[0] if isinstance(message, tuple) else message
-                if msgid:
-                    yield msgid, str(path.relative_to(root)), lineno
+    # The console page's strings are in the "console" domain.
+    templates = [p for p in sorted(TEMPLATES.glob("*.html")) if not p.name.startswith("console_")]
+    yield from extract_messages([(p, babel_extract) for p in templates], root, {"_": None})
     yield FOOTER, str(Path(__file__).relative_to(root)), 40
 
 

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from babel.messages.extract import extract
 from jinja2.ext import babel_extract
 
 from services.checkin import service
-from shared.catalogs import CatalogFiles, main
+from shared.catalogs import CatalogFiles, extract_messages, main
 from shared.i18n import LANGUAGES
 
 CODE = Path(__file__).resolve().parent
@@ -50,23 +48,12 @@ def used_messages() -> Iterator[tuple[str, str, int]]:
     """(msgid, file, line) for every string the scanner and the scan API show.
 
     The template's ``data-i18n`` attributes repeat msgids that ``_()`` already marks."""
-    sources: list[tuple[Path, Any, dict[str, Any]]] = []
-    sources += [(p, "python", {"_": None, "N_": None}) for p in sorted(CODE.glob("*.py"))]
-    sources += [(p, babel_extract, {"_": None}) for p in sorted(TEMPLATES.glob("*.html"))]
+    yield from extract_messages([(p, "python") for p in sorted(CODE.glob("*.py"))], ROOT)
+    templates = sorted(TEMPLATES.glob("*.html"))
+    yield from extract_messages([(p, babel_extract) for p in templates], ROOT, {"_": None})
     # Scripts: T.t(msgid, …) and T.i18n.setText(element, msgid).
-    js_keywords: dict[str, Any] = {"t": None, "setText": (2,)}
-    sources += [(p, "javascript", js_keywords) for p in sorted(SCRIPTS.glob("*.js"))]
-    for path, method, keywords in sources:
-        with path.open("rb") as f:
-            for lineno, message, _comments, _context in extract(
-                method,
-                f,
-                keywords=keywords,
-                comment_tags=(),
-            ):
-                msgid = message[0] if isinstance(message, tuple) else message
-                if msgid:
-                    yield msgid, _rel(path), lineno
+    scripts = [(p, "javascript") for p in sorted(SCRIPTS.glob("*.js"))]
+    yield from extract_messages(scripts, ROOT, {"t": None, "setText": (2,)})
     service_py = HERE / "service.py"
     for msgid in service.MESSAGES.values():
         yield msgid, _rel(service_py), 0

@@ -17,13 +17,13 @@ from typing import Any
 from aiohttp import web
 from babel import Locale, UnknownLocaleError
 from babel.messages.pofile import read_po
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.checkin import repository, service
 from services.checkin.handlers import SCANNER_ROLES, current_device_of, rt_of
 from shared.http import json_response, request_language
 from shared.http import static_url as shared_static_url
 from shared.i18n import LANGUAGE_NAMES, LANGUAGES, normalize, translator
+from shared.templating import page_environment
 
 HERE = Path(__file__).resolve().parent.parent
 TEMPLATES = HERE / "templates" / "scan"
@@ -57,13 +57,7 @@ PAIR_SCRIPTS = ("pair.js",)
 # Babel names Tagalog by its standard form, Filipino.
 _BABEL_LOCALE = {"tl": "fil"}
 
-_env = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_env = page_environment(TEMPLATES)
 
 
 # -- static files -----------------------------------------------------------------------

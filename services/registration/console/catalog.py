@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from babel.messages.extract import extract
 from jinja2.ext import babel_extract
 
 from services.registration.console.web import DOMAIN, LOCALE, TEMPLATES
-from shared.catalogs import CatalogFiles, main
+from shared.catalogs import CatalogFiles, Source, extract_messages, main
 
 CODE = Path(__file__).resolve().parent
 ROOT = CODE.parents[2]
@@ -33,17 +31,9 @@ def po_path(lang: str) -> Path:
 
 def used_messages() -> Iterator[tuple[str, str, int]]:
     """(msgid, file, line) for every translatable string the console uses."""
-    sources = [(p, "python") for p in sorted(CODE.glob("*.py"))]
-    sources += [(p, "jinja") for p in sorted(TEMPLATES.glob("*.html"))]
-    for path, kind in sources:
-        method: Any = "python" if kind == "python" else babel_extract  # babel's stub is narrow
-        with path.open("rb") as f:
-            for lineno, message, _comments, _context in extract(
-                method, f, keywords=KEYWORDS, comment_tags=()
-            ):
-                msgid = message[0] if isinstance(message, tuple) else message
-                if msgid:
-                    yield msgid, str(path.relative_to(ROOT)), lineno
+    sources: list[Source] = [(p, "python") for p in sorted(CODE.glob("*.py"))]
+    sources += [(p, babel_extract) for p in sorted(TEMPLATES.glob("*.html"))]
+    yield from extract_messages(sources, ROOT, KEYWORDS)
 
 
 CATALOG = CatalogFiles(LOCALE, DOMAIN, "Tomoni console", used_messages)

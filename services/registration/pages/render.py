@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from shared.formatting import Formatter, plain
+from shared.formatting import Formatter
 from shared.http import page_language, remember_language
 from shared.http import static_url as shared_static_url
 from shared.i18n import LANGUAGE_NAMES, LANGUAGES, translator
+from shared.templating import page_environment
 
 HERE = Path(__file__).resolve().parent.parent
 TEMPLATES = HERE / "templates" / "attendee"
@@ -44,15 +44,7 @@ class Msg:
 
 
 # -- templates --------------------------------------------------------------------------
-_env = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    extensions=["jinja2.ext.i18n"],
-)
-_env.filters["plain"] = plain
+_env = page_environment(TEMPLATES)
 
 
 def static_url(router: web.UrlDispatcher, filename: str) -> str:
