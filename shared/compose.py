@@ -14,7 +14,7 @@ touches it (pinned by aiohttp<4 in pyproject, and covered by the ``tomoni up`` t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -55,6 +55,17 @@ class PathPrefixes(AbstractRuleMatching):
 SERVICES = web.AppKey("services", list)
 
 
+def rules(owned: Mapping[Any, Sequence[str]]) -> dict[Any, PathPrefixes]:
+    """Each service's rule from the prefixes every service owns: its own, less any longer
+    prefix inside one of them that another service owns."""
+    result: dict[Any, PathPrefixes] = {}
+    for key, mine in owned.items():
+        others = [q for other, qs in owned.items() if other != key for q in qs]
+        excluded = [q for q in others if any(_under(q, p) and q != p for p in mine)]
+        result[key] = PathPrefixes(mine, excluded)
+    return result
+
+
 def compose(apps: Sequence[web.Application], max_body_bytes: int) -> web.Application:
     root = new_app(max_body_bytes)
     root[SERVICES] = list(apps)
@@ -75,11 +86,7 @@ def compose(apps: Sequence[web.Application], max_body_bytes: int) -> web.Applica
 
     root.router.add_get("/healthz", healthz)
     root.router.add_get("/readyz", readyz)
-    owned = {id(app): app[DEFINITION].prefixes for app in apps}
+    routing = rules({id(app): app[DEFINITION].prefixes for app in apps})
     for app in apps:
-        mine = owned[id(app)]
-        others = [q for key, qs in owned.items() if key != id(app) for q in qs]
-        excluded = [q for q in others if any(_under(q, p) and q != p for p in mine)]
-        rule = PathPrefixes(mine, excluded)
-        root._add_subapp(partial(MatchedSubAppResource, rule, app), app)
+        root._add_subapp(partial(MatchedSubAppResource, routing[id(app)], app), app)
     return root

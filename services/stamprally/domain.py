@@ -28,6 +28,8 @@ REASONS = (
     "device_revoked",
 )
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+NAME_MAX = 100  # characters of a title, booth or prize name, in each language
+DESCRIPTION_MAX = 300  # characters of a booth's description, in each language
 Text = dict[str, str]
 
 
@@ -42,6 +44,7 @@ class Booth:
     code: str
     name: Text
     kind: str
+    description: Text = dc_field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,11 +77,16 @@ def _has_text(value: Text) -> bool:
     return any(v.strip() for k, v in value.items() if k in ("ja", "en"))
 
 
+def _too_long(value: Text, at: str, limit: int) -> list[Problem]:
+    return [Problem(f"{at}.{lang}", "too_long") for lang, v in value.items() if len(v) > limit]
+
+
 def validate_rally(r: RallyDraft) -> list[Problem]:
     """Every problem of a rally, as (dotted field, code): nothing is stored if any."""
     problems: list[Problem] = []
     if not _has_text(r.title):
         problems.append(Problem("title", "required"))
+    problems += _too_long(r.title, "title", NAME_MAX)
     if not r.booths:
         problems.append(Problem("booths", "required"))
     codes = [b.code for b in r.booths]
@@ -91,6 +99,8 @@ def validate_rally(r: RallyDraft) -> list[Problem]:
             problems.append(Problem(f"booths.{i}.kind", "invalid"))
         if not _has_text(b.name):
             problems.append(Problem(f"booths.{i}.name", "required"))
+        problems += _too_long(b.name, f"booths.{i}.name", NAME_MAX)
+        problems += _too_long(b.description, f"booths.{i}.description", DESCRIPTION_MAX)
     for i, code in enumerate(r.required_booths):
         if code not in codes:
             problems.append(Problem(f"required_booths.{i}", "unknown_booth"))
@@ -110,6 +120,7 @@ def validate_rally(r: RallyDraft) -> list[Problem]:
             problems.append(Problem(f"prizes.{i}.stock", "out_of_range"))
         if not _has_text(p.name):
             problems.append(Problem(f"prizes.{i}.name", "required"))
+        problems += _too_long(p.name, f"prizes.{i}.name", NAME_MAX)
     if r.opens_at and r.closes_at and r.closes_at <= r.opens_at:
         problems.append(Problem("closes_at", "before_start"))
     return problems

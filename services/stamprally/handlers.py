@@ -44,7 +44,7 @@ async def put_rally(request: web.Request) -> web.StreamResponse:
     draft = domain.RallyDraft(
         title=body.title,
         min_stamps=body.min_stamps,
-        booths=tuple(domain.Booth(b.code, b.name, b.kind) for b in body.booths),
+        booths=tuple(domain.Booth(b.code, b.name, b.kind, b.description) for b in body.booths),
         required_booths=tuple(body.required_booths),
         requires_checkin=body.requires_checkin,
         opens_at=body.opens_at,

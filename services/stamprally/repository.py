@@ -155,12 +155,12 @@ async def save_rally(conn: asyncpg.Connection, slug: str, r: domain.RallyDraft) 
     await conn.execute("UPDATE booths SET active = false WHERE event = $1", slug)
     await conn.executemany(
         """
-        INSERT INTO booths (event, code, name, kind, position, active)
-        VALUES ($1, $2, $3, $4, $5, true)
+        INSERT INTO booths (event, code, name, kind, position, active, description)
+        VALUES ($1, $2, $3, $4, $5, true, $6)
         ON CONFLICT (event, code) DO UPDATE SET name = $3, kind = $4, position = $5,
-            active = true
+            active = true, description = $6
         """,
-        [(slug, b.code, b.name, b.kind, i) for i, b in enumerate(r.booths)],
+        [(slug, b.code, b.name, b.kind, i, b.description) for i, b in enumerate(r.booths)],
     )
     await conn.execute("UPDATE prizes SET active = false WHERE event = $1", slug)
     await conn.executemany(

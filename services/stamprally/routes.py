@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from services.stamprally import console, pages
 from services.stamprally import handlers as h
-from services.stamprally import pages
 from services.stamprally import schemas as s
 from shared.openapi import Route
 
@@ -100,4 +100,18 @@ def routes() -> list[Route]:
         ),
         # The attendee's stamp card (pages, not in the OpenAPI document).
         *pages.page_routes(),
+        Route(
+            "GET",
+            "/console/rally/{slug}",
+            console.rally_page,
+            "The organizer console's form of an event's stamp rally",
+            public_api=False,
+        ),
+        Route(
+            "POST",
+            "/console/rally/{slug}",
+            console.save_rally,
+            "Save the console's stamp rally form",
+            public_api=False,
+        ),
     ]

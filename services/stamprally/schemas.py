@@ -37,6 +37,7 @@ class BoothIn(_In):
     code: str = Field(min_length=1, max_length=40)
     name: Text
     kind: Kind
+    description: Text = Field(default_factory=dict)
 
 
 class PrizeIn(_In):
@@ -60,6 +61,7 @@ class BoothOut(BaseModel):
     code: str
     name: Text
     kind: str
+    description: Text
 
 
 class PrizeOut(BaseModel):

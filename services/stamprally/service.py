@@ -157,7 +157,12 @@ async def rally_view(pool: asyncpg.Pool, slug: str) -> dict[str, Any]:
         "opens_at": r["opens_at"].isoformat() if r["opens_at"] else None,
         "closes_at": r["closes_at"].isoformat() if r["closes_at"] else None,
         "booths": [
-            {"code": b["code"], "name": b["name"], "kind": b["kind"]}
+            {
+                "code": b["code"],
+                "name": b["name"],
+                "kind": b["kind"],
+                "description": b["description"],
+            }
             for b in await repository.booths(pool, slug)
         ],
         "prizes": [
@@ -553,6 +558,7 @@ async def erase_personal_data(
 ) -> None:
     """Registration erased a person (their tickets) or a whole event: forget the names
     shown to volunteers, here and in the stored answers that retries get. The counts stay."""
+    arg: list[uuid.UUID] | str | None
     if ticket_ids is not None:
         where, arg = "id = ANY($1::uuid[])", ticket_ids
         answer_where = "ticket_id = ANY($1::uuid[])"

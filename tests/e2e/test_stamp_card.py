@@ -100,7 +100,12 @@ RALLY: dict[str, Any] = {
     "booths": [
         {"code": "vietnam", "name": {"ja": "ベトナム", "en": "Vietnam"}, "kind": "country"},
         {"code": "brazil", "name": {"ja": "ブラジル", "en": "Brazil"}, "kind": "country"},
-        {"code": "info", "name": {"ja": "案内所", "en": "Information desk"}, "kind": "info"},
+        {
+            "code": "info",
+            "name": {"ja": "案内所", "en": "Information desk"},
+            "kind": "info",
+            "description": {"ja": "地図があります。", "vi": "Có bản đồ hội trường."},
+        },
     ],
     "prizes": [{"code": "bag", "name": {"ja": "エコバッグ", "en": "Eco bag"}, "stock": 10}],
 }
@@ -311,6 +316,8 @@ async def test_japanese_card_with_a_required_booth_has_furigana(
         await expect(needed).to_have_count(1)  # the required booth, marked
         await expect(needed.locator(".badge")).to_be_visible()
         await expect(page.locator("#needed")).to_contain_text("案内所")
+        await expect(page.locator("#needed .booth-about")).to_have_text("地図があります。")
+        await expect(page.locator("#others .booth-about")).to_have_count(0)  # none given
         await live(page)
         await accessibility_basics(page)
         await screenshot(page, "rally-ja-card")
@@ -328,6 +335,10 @@ async def test_japanese_card_with_a_required_booth_has_furigana(
         await expect(page.locator("html")).to_have_attribute("lang", "vi")
         # Booth names given in Japanese and English only: shown in Japanese, marked so.
         await expect(page.locator('#needed .booth-name span[lang="ja"]')).to_have_text("案内所")
+        # Its description was written in Vietnamese too: shown so, in the page's language.
+        about = page.locator("#needed .booth-about")
+        await expect(about).to_have_text("Có bản đồ hội trường.")
+        await expect(about.locator("span[lang]")).to_have_count(0)
         cookies = {c["name"]: c["value"] for c in await page.context.cookies()}
         assert cookies["tomoni_lang"] == "vi"
 
@@ -691,3 +702,69 @@ async def test_the_registration_page_links_to_the_card_at_fairs_only(
     b = await attendee(reg, db, slug, "Nima Sherpa", "ne")
     html = await (await reg.get(f"/events/r/{b['id']}/{b['secret']}")).text()
     assert "/rally/cards/" not in html
+
+
+async def test_an_organizer_sets_up_the_rally_in_the_console_form(
+    reg: TestClient, sr: TestClient, db: asyncpg.Pool, admin: dict[str, str], browser: Browser
+) -> None:
+    """The console's form in Chromium: a mistake comes back named at its field with what
+    was typed kept; the corrected form saves the rally, and an attendee's card shows it."""
+    slug = await make_event(reg)
+    await known(db, "SELECT true FROM stamprally.events WHERE slug = $1", slug)
+    base = base_of(sr)
+    context = await browser.new_context(locale="ja-JP")
+    await context.add_cookies(
+        [{"name": "tomoni_session", "value": admin["Authorization"][7:], "url": base}]
+    )
+    # The console's stylesheet is registration's: served from there, as the proxy would.
+    console_static = base_of(reg) + "/console/static/"
+    await context.route(
+        f"{base}/console/static/**",
+        lambda route: route.continue_(url=console_static + route.request.url.split("/")[-1]),
+    )
+    page = await context.new_page()
+    try:
+        watch = Watch(page)
+        await page.goto(f"{base}/console/rally/{slug}")
+        await expect(page.locator("html")).to_have_attribute("lang", "ja")
+        await page.fill("#f-title-ja", "世界一周スタンプラリー")
+        await page.fill("#f-min_stamps", "1")
+        await page.fill("#f-booths-0-code", "vietnam")
+        await page.fill("#f-booths-0-name-ja", "ベトナム")
+        await page.fill("#f-booths-0-description-ja", "フォーがあります。")
+        await page.fill("#f-booths-1-code", "Info!")  # not a code
+        await page.select_option("#f-booths-1-kind", "info")
+        await page.fill("#f-booths-1-name-ja", "案内所")
+        await page.check("#f-booths-1-required")
+        await page.fill("#f-prizes-0-code", "bag")
+        await page.fill("#f-prizes-0-name-ja", "エコバッグ")
+        await page.fill("#f-prizes-0-stock", "10")
+        await page.click("button[type=submit]")
+
+        await expect(page.locator(".error-summary")).to_be_visible()
+        code = page.locator("#f-booths-1-code")
+        await expect(code).to_have_attribute("aria-invalid", "true")
+        await expect(code).to_have_value("Info!")
+        await expect(page.locator("#f-booths-0-description-ja")).to_have_value("フォーがあります。")
+        await expect(page.locator("#f-booths-1-kind")).to_have_value("info")
+        await expect(page.locator("#f-booths-1-required")).to_be_checked()
+        assert (await sr.get(f"{SR}/events/{slug}/rally")).status == 404
+        await screenshot(page, "rally-console-error")
+
+        await code.fill("info")
+        await page.click("button[type=submit]")
+        await expect(page.locator("p.notice[role=status]")).to_be_visible()
+        await expect(page.locator("#f-booths-1-code")).to_have_value("info")
+        assert watch.problems == []
+        await screenshot(page, "rally-console-saved")
+    finally:
+        await context.close()
+
+    rally = await (await sr.get(f"{SR}/events/{slug}/rally")).json()
+    assert [b["code"] for b in rally["booths"]] == ["vietnam", "info"]
+    assert rally["required_booths"] == ["info"] and rally["prizes"][0]["stock"] == 10
+    a = await attendee(reg, db, slug, "Nguyen Van An", "vi")
+    async with phone(browser, locale="vi-VN") as card:
+        await card.goto(base + a["card_path"])
+        await expect(card.locator("#needed")).to_contain_text("案内所")
+        await expect(card.locator("#others .booth-about")).to_have_text("フォーがあります。")

@@ -72,6 +72,7 @@ REG = "/api/registration"
 PASSWORD = "matrix organizer password"
 GUESSED_SECRET = "not-the-secret-0123456789abcdef"
 NOTIFY_CSRF = "matrix-notify-csrf"
+RALLY_CSRF = "matrix-rally-csrf"
 SCANNERS = ("gate", "booth", "prize_desk")
 
 
@@ -394,6 +395,18 @@ TABLE: dict[str, Spec] = {
     "GET /notify/unsubscribe": Spec(OWNER_ONLY, query=unsubscribe_token),
     "POST /notify/unsubscribe": Spec(OWNER_ONLY, form=unsubscribe_token),
     "GET /console/notify/{slug}": Spec(CONSOLE),
+    "GET /console/rally/{slug}": Spec(CONSOLE),
+    "POST /console/rally/{slug}": Spec(
+        CONSOLE,
+        form=lambda c: {
+            "csrf": RALLY_CSRF,
+            "title.ja": "ラリー",
+            "min_stamps": "1",
+            "booths.0.code": f"m-{c.tag}",
+            "booths.0.name.ja": "ブース",
+        },
+        cookies=lambda c: {"tomoni_rally_csrf": RALLY_CSRF},
+    ),
     "POST /console/notify/{slug}/settings": Spec(
         CONSOLE,
         form=lambda c: {"csrf": NOTIFY_CSRF, "reminder_on": "1", "reminder_time": "09:30"},

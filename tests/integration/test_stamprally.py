@@ -16,14 +16,16 @@ from typing import Any
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from markupsafe import escape
 
 from services.checkin.app import create_app as checkin_app
 from services.checkin.settings import CheckinSettings
-from services.stamprally import domain
+from services.stamprally import console, domain
 from services.stamprally import service as rally
 from services.stamprally.app import create_app as stamprally_app
 from services.stamprally.settings import StamprallySettings
 from shared.devicetokens import Device
+from shared.i18n import Translator
 from shared.runtime import RUNTIME
 from shared.security import KeyRing, sign_ticket
 from shared.testing import wait_until
@@ -326,10 +328,57 @@ async def test_rally_set_up_is_validated_field_by_field(
         ("prizes.0.code", "invalid"),
     } <= fields
     assert (await sr.get(f"{SR}/events/{slug}/rally")).status == 404, "nothing stored"
+
+    # Names and descriptions have a length limit in each language, told in the asker's.
+    long = {
+        "title": {"ja": "ラリー"},
+        "min_stamps": 1,
+        "booths": [
+            {
+                "code": "a",
+                "name": {"ja": "ア" * 101},
+                "kind": "country",
+                "description": {"ja": "短い説明", "en": "x" * 301},
+            }
+        ],
+    }
+    r = await sr.post(
+        f"{SR}/events/{slug}/rally", json=long, headers={**admin, "Accept-Language": "ja"}
+    )
+    assert r.status == 422
+    errors = {(e["field"], e["code"]): e["message"] for e in (await r.json())["errors"]}
+    assert set(errors) == {
+        ("booths.0.name.ja", "too_long"),
+        ("booths.0.description.en", "too_long"),
+    }
+    assert errors[("booths.0.name.ja", "too_long")] != "This is too long.", "localized"
+    assert (await sr.get(f"{SR}/events/{slug}/rally")).status == 404, "nothing stored"
     assert (
         await sr.post(f"{SR}/events/nope/rally", json={**bad, "title": {"en": "x"}}, headers=admin)
     ).status in (404, 422)
     assert (await sr.post(f"{SR}/events/{slug}/rally", json=bad)).status == 401
+
+
+async def test_a_booths_description_is_kept_in_every_language_given_and_can_be_removed(
+    reg: TestClient, sr: TestClient, db: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    slug = await setup_rally(reg, sr, db, admin, n_booths=2)
+    about = {"ja": "カレーを売っています。", "en": "Curry for sale.", "ne": "तरकारी बिक्री"}
+    body = {
+        "title": {"ja": "スタンプラリー"},
+        "min_stamps": 1,
+        "booths": [{**booths(2)[0], "description": about}, booths(2)[1]],
+    }
+    r = await sr.put(f"{SR}/events/{slug}/rally", json=body, headers=admin)
+    assert r.status == 200, await r.text()
+    got = {b["code"]: b["description"] for b in (await r.json())["booths"]}
+    assert got == {"b00": about, "b01": {}}
+    public = await (await sr.get(f"{SR}/events/{slug}/rally")).json()
+    assert public["booths"][0]["description"] == about
+    # A later version without it removes it.
+    body["booths"] = booths(2)
+    r = await sr.put(f"{SR}/events/{slug}/rally", json=body, headers=admin)
+    assert [b["description"] for b in (await r.json())["booths"]] == [{}, {}]
 
 
 async def _walk(
@@ -549,3 +598,143 @@ async def test_a_batch_kept_waiting_by_a_lock_gives_up_and_its_stamps_go_one_by_
     )
     assert [(r["booth"], r["stamps"]) for r in counted] == [("b00", 2), ("b01", 3)]
     assert await db.fetchval("SELECT count(*) FROM stamprally.stamps WHERE event = $1", slug) == 5
+
+
+# -- the organizer console's rally form -----------------------------------------------------
+def _console(admin: dict[str, str], lang: str, csrf: str | None = None) -> dict[str, str]:
+    cookie = f"tomoni_session={admin['Authorization'][7:]}; tomoni_lang={lang}"
+    return {"Cookie": cookie + (f"; tomoni_rally_csrf={csrf}" if csrf else "")}
+
+
+async def test_the_console_form_sets_up_a_rally_and_a_bad_one_stores_nothing(
+    reg: TestClient, sr: TestClient, db: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    slug = await make_event(reg)
+    await known(db, "SELECT true FROM stamprally.events WHERE slug = $1", slug)
+    page = f"/console/rally/{slug}"
+
+    anonymous = await sr.get(page, allow_redirects=False)
+    assert anonymous.status == 303 and anonymous.headers["Location"] == "/console/login"
+    first = await sr.get(page, headers=_console(admin, "ja"))
+    html = await first.text()
+    assert first.status == 200 and 'lang="ja"' in html
+    assert html.count('name="booths.') >= 5 * 7, "five empty booth rows to fill"
+    csrf = first.cookies["tomoni_rally_csrf"].value
+    headers = _console(admin, "ja", csrf)
+
+    # A bad form: every problem named at its field, in Japanese, and nothing stored.
+    bad = {
+        "csrf": csrf,
+        "title.ja": "",
+        "min_stamps": "two",
+        "booths.0.code": "Vietnam!",
+        "booths.0.name.ja": "ベトナム",
+        "booths.1.code": "",  # an empty row: skipped
+        "booths.2.code": "food",
+        "booths.2.kind": "food",
+        "booths.3.code": "food",
+        "booths.3.name.en": "Food 2",
+        "prizes.0.code": "bag",
+        "prizes.0.name.ja": "エコバッグ",
+        "prizes.0.stock": "-1",
+        "opens_at": "2026-10-25T16:00",
+        "closes_at": "2026-10-25T10:00",
+    }
+    r = await sr.post(page, headers=headers, data=bad, allow_redirects=False)
+    html = await r.text()
+    assert r.status == 422
+    for field in (
+        "title-ja",
+        "min_stamps",
+        "booths-0-code",
+        "booths-2-name-ja",
+        "booths-3-code",
+        "prizes-0-stock",
+        "closes_at",
+    ):
+        assert f'id="e-f-{field}"' in html, field
+    ja = Translator("ja", locale_dirs=(console.LOCALE_DIR,), domain=console.DOMAIN)
+    twice = ja.gettext("This code is used twice.")
+    assert twice != "This code is used twice." and html.count(escape(twice)) >= 2  # list + field
+    assert 'value="Vietnam!"' in html, "what was typed stays in the form"
+    assert (await sr.get(f"{SR}/events/{slug}/rally")).status == 404, "nothing stored"
+
+    # A good one: the rally as the API tells it, times in the event's time zone.
+    good = {
+        "csrf": csrf,
+        "title.ja": "世界一周スタンプラリー",
+        "title.en": "Around the world",
+        "min_stamps": "2",
+        "requires_checkin": "1",
+        "opens_at": "2026-10-25T10:00",
+        "closes_at": "2026-10-25T16:00",
+        "booths.0.code": "vietnam",
+        "booths.0.kind": "country",
+        "booths.0.name.ja": "ベトナム",
+        "booths.0.name.en": "Vietnam",
+        "booths.0.description.ja": "フォーがあります。",
+        "booths.1.code": "info",
+        "booths.1.kind": "info",
+        "booths.1.name.ja": "案内所",
+        "booths.1.required": "1",
+        "booths.2.kind": "country",  # an empty row as the page sends it
+        "prizes.0.code": "bag",
+        "prizes.0.name.ja": "エコバッグ",
+        "prizes.0.stock": "300",
+    }
+    r = await sr.post(page, headers=headers, data=good, allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"] == f"{page}?saved=1", await r.text()
+    rally = await (await sr.get(f"{SR}/events/{slug}/rally")).json()
+    assert rally["title"] == {"ja": "世界一周スタンプラリー", "en": "Around the world"}
+    assert (rally["min_stamps"], rally["required_booths"], rally["requires_checkin"]) == (
+        2,
+        ["info"],
+        True,
+    )
+    assert datetime.fromisoformat(rally["opens_at"]) == datetime(2026, 10, 25, 1, tzinfo=UTC)
+    assert datetime.fromisoformat(rally["closes_at"]) == datetime(2026, 10, 25, 7, tzinfo=UTC)
+    assert [(b["code"], b["kind"]) for b in rally["booths"]] == [
+        ("vietnam", "country"),
+        ("info", "info"),
+    ]
+    assert rally["booths"][0]["description"] == {"ja": "フォーがあります。"}
+    assert [(p["code"], p["stock"]) for p in rally["prizes"]] == [("bag", 300)]
+
+    # The page shows what is stored; a translation given through the API is kept by a
+    # later save of the form, and an emptied row takes its booth out.
+    shown = await (await sr.get(f"{page}?saved=1", headers=headers)).text()
+    assert 'value="vietnam"' in shown and 'value="2026-10-25T10:00"' in shown
+    assert 'role="status"' in shown
+    body = {**rally, "booths": [dict(b) for b in rally["booths"]]}
+    body["booths"][0]["name"] = {**body["booths"][0]["name"], "vi": "Việt Nam"}
+    body = {k: v for k, v in body.items() if k not in ("event", "needed")} | {
+        "prizes": [{"code": "bag", "name": {"ja": "エコバッグ"}, "stock": 300}]
+    }
+    r = await sr.put(f"{SR}/events/{slug}/rally", json=body, headers=admin)
+    assert r.status == 200, await r.text()
+    again = {**good, "booths.1.code": "", "booths.1.name.ja": "", "booths.1.required": ""}
+    again["booths.0.name.ja"], again["min_stamps"] = "ベトナムのブース", "1"
+    r = await sr.post(page, headers=headers, data=again, allow_redirects=False)
+    assert r.status == 303, await r.text()
+    rally = await (await sr.get(f"{SR}/events/{slug}/rally")).json()
+    assert [b["code"] for b in rally["booths"]] == ["vietnam"]
+    assert rally["booths"][0]["name"] == {
+        "ja": "ベトナムのブース",
+        "en": "Vietnam",
+        "vi": "Việt Nam",
+    }
+    assert rally["required_booths"] == []
+
+
+async def test_the_console_form_refuses_a_missing_token_and_another_events_organizer(
+    reg: TestClient, sr: TestClient, db: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    slug = await make_event(reg)
+    await known(db, "SELECT true FROM stamprally.events WHERE slug = $1", slug)
+    page = f"/console/rally/{slug}"
+    form = {"title.ja": "ラリー", "min_stamps": "1", "booths.0.code": "a", "booths.0.name.ja": "A"}
+    forged = await sr.post(page, headers=_console(admin, "en"), data=form, allow_redirects=False)
+    assert forged.status == 403
+    missing = await sr.get("/console/rally/no-such-event", headers=_console(admin, "en"))
+    assert missing.status == 404
+    assert (await sr.get(f"{SR}/events/{slug}/rally")).status == 404

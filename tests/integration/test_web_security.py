@@ -459,6 +459,9 @@ STATE_TABLES = (
     "registration.idempotency_keys",
     "registration.devices",
     "notify.event_settings",
+    "stamprally.rallies",
+    "stamprally.booths",
+    "stamprally.prizes",
 )
 STATE_SQL = (
     "SELECT md5(coalesce(string_agg(r, E'\\n' ORDER BY r), '')) FROM ("
@@ -523,6 +526,15 @@ FORMS: dict[str, FormSpec] = {
     f"POST {RID}/erase": FormSpec(f"{RID}/erase", fresh="registration"),
     "POST /console/notify/{slug}/settings": FormSpec(
         "/console/notify/{slug}", lambda tag: {"rally_completed": "1"}
+    ),
+    "POST /console/rally/{slug}": FormSpec(
+        "/console/rally/{slug}",
+        lambda tag: {
+            "title.ja": "スタンプラリー",
+            "min_stamps": "1",
+            "booths.0.code": f"b-{tag}",
+            "booths.0.name.ja": "ブース",
+        },
     ),
 }
 

@@ -87,6 +87,7 @@ class BoothItem:
     kind: str | None  # None: a booth no longer in the rally (its stamp stays)
     required: bool
     at: datetime | None = None
+    description: Localized | None = None  # what visitors find at the booth
 
     @property
     def kind_label(self) -> str | None:
@@ -115,7 +116,15 @@ def card_view(card: dict[str, Any], rally: dict[str, Any], fmt: Formatter) -> Ca
     def item(code: str, at: datetime | None = None) -> BoothItem:
         b = booths.get(code)
         name = fmt.text(b["name"]) if b else Localized(code, fmt.lang)
-        return BoothItem(code, name, b["kind"] if b else None, code in required, at)
+        about = fmt.text(b.get("description")) if b else None
+        return BoothItem(
+            code,
+            name,
+            b["kind"] if b else None,
+            code in required,
+            at,
+            about if about and about.text else None,
+        )
 
     stamped = [item(s["booth"], datetime.fromisoformat(s["at"])) for s in card["stamps"]]
     have = {s["booth"] for s in card["stamps"]}

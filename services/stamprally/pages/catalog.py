@@ -4,7 +4,8 @@ step.
 
 Sources: ``_("…")`` and ``N_("…")`` in this package and ``_("…")`` in
 ``templates/rally``; the page's script shows only texts the templates render. Run
-``python -m services.stamprally.pages.catalog`` after adding or changing a string: it
+``python -m services.stamprally.pages.catalog`` after adding or changing a string (of the
+card or of the console's rally form, ``console.py``): it
 rewrites the template and merges it into each language (new strings arrive
 untranslated, and ``tests/unit/test_stamprally_catalogs.py`` fails until they are
 translated; strings no longer used are dropped). Translations themselves are edited in
@@ -16,13 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from babel.messages.extract import extract
 from jinja2.ext import babel_extract
 
+from services.stamprally import console
 from services.stamprally.pages.render import LOCALE_DIR, TEMPLATES
-from shared.catalogs import CatalogFiles, main
+from shared.catalogs import CatalogFiles, Source, extract_messages, main
 from shared.i18n import LANGUAGES
 
 CODE = Path(__file__).resolve().parent
@@ -37,16 +37,9 @@ def translated_languages() -> list[str]:
 
 def used_messages() -> Iterator[tuple[str, str, int]]:
     """(msgid, file, line) for every string the stamp card shows."""
-    sources: list[tuple[Path, Any]] = [(p, "python") for p in sorted(CODE.glob("*.py"))]
+    sources: list[Source] = [(p, "python") for p in sorted(CODE.glob("*.py"))]
     sources += [(p, babel_extract) for p in sorted(TEMPLATES.glob("*.html"))]
-    for path, method in sources:
-        with path.open("rb") as f:
-            for lineno, message, _comments, _context in extract(
-                method, f, keywords={"_": None, "N_": None}, comment_tags=()
-            ):
-                msgid = message[0] if isinstance(message, tuple) else message
-                if msgid:
-                    yield msgid, str(path.relative_to(ROOT)), lineno
+    yield from extract_messages(sources, ROOT)
 
 
 CATALOG = CatalogFiles(
@@ -62,5 +55,20 @@ CATALOG = CatalogFiles(
 )
 
 
+# The organizers' rally form (staff-facing, like the registration console: no furigana).
+CONSOLE = CatalogFiles(
+    LOCALE_DIR,
+    console.DOMAIN,
+    "Tomoni stamprally console",
+    console.used_messages,
+    header_comment=(
+        "# Tomoni stamprally: the organizer console's stamp rally form.\n"
+        "# msgids are the English source strings. Made by\n"
+        "#   python -m services.stamprally.pages.catalog"
+    ),
+)
+
+
 if __name__ == "__main__":
     main(CATALOG, translated_languages())
+    main(CONSOLE, translated_languages())
