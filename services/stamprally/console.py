@@ -237,6 +237,41 @@ def form_field(problem: domain.Problem, parsed: Parsed) -> str:
     return ".".join(parts)
 
 
+# The labels of the form's fields, for the list of problems at the top of the page.
+FIELD_LABELS = {
+    "title.ja": N_("Title (Japanese)"),
+    "title.en": N_("Title (English)"),
+    "min_stamps": N_("Stamps for a complete card"),
+    "opens_at": N_("Opens"),
+    "closes_at": N_("Closes"),
+    "booths": N_("Booths"),
+}
+ROW_LABELS = {"booths": N_("Booth %(n)s"), "prizes": N_("Prize %(n)s")}
+PART_LABELS = {
+    "code": N_("Code"),
+    "kind": N_("Kind"),
+    "name.ja": N_("Name (Japanese)"),
+    "name.en": N_("Name (English)"),
+    "description.ja": N_("Description (Japanese)"),
+    "description.en": N_("Description (English)"),
+    "stock": N_("Stock"),
+}
+
+
+def field_label(name: str, t: Translator) -> str:
+    """A form field's label, with its row for a booth's or prize's ("Booth 2: Code");
+    empty for a field the form does not show."""
+    if name in FIELD_LABELS:
+        return t.gettext(FIELD_LABELS[name])
+    kind, _, rest = name.partition(".")
+    row, _, part = rest.partition(".")
+    if kind in ROW_LABELS and row.isdigit() and part in PART_LABELS:
+        return (
+            f"{t.gettext(ROW_LABELS[kind]) % {'n': int(row) + 1}}: {t.gettext(PART_LABELS[part])}"
+        )
+    return ""
+
+
 def message_of(problem: domain.Problem, t: Translator) -> str:
     """A problem, in the organizer's language."""
     last = problem.field.split(".")[-1]
@@ -253,6 +288,16 @@ def message_of(problem: domain.Problem, t: Translator) -> str:
         params["max"] = domain.DESCRIPTION_MAX if in_description else domain.NAME_MAX
     text = t.gettext(MESSAGES.get(key, MESSAGES["invalid"]))
     return text % params if "%(" in text else text
+
+
+def errors_at_fields(
+    problems: list[domain.Problem], parsed: Parsed, t: Translator
+) -> dict[str, str]:
+    """Each field's first problem (a number that is not one is said, not its range)."""
+    errors: dict[str, str] = {}
+    for p in problems:
+        errors.setdefault(form_field(p, parsed), message_of(p, t))
+    return errors
 
 
 def form_values(rally: Mapping[str, Any] | None, timezone: str) -> dict[str, str]:
@@ -315,6 +360,7 @@ def _page(
     stored: dict[str, Any] | None,
     values: Mapping[str, str],
     errors: Mapping[str, str],
+    labels: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
     fmt = Formatter(t.lang)
@@ -331,6 +377,7 @@ def _page(
         saved=request.query.get("saved") == "1",
         values=values,
         errors=errors,
+        labels=labels or {},
         booth_rows=row_count(values, "booths", EMPTY_BOOTH_ROWS),
         prize_rows=row_count(values, "prizes", EMPTY_PRIZE_ROWS),
         kinds=[(code, t.gettext(label)) for code, label in KIND_LABELS.items()],
@@ -382,9 +429,8 @@ async def save_rally(request: web.Request) -> web.StreamResponse:
     problems = parsed.problems + domain.validate_rally(parsed.draft)
     if problems:
         t = console_translator(request, LOCALE_DIR, DOMAIN)
-        errors: dict[str, str] = {}
-        for p in problems:
-            errors.setdefault(form_field(p, parsed), message_of(p, t))
+        errors = errors_at_fields(problems, parsed, t)
+        labels = {name: field_label(name, t) for name in errors}
         return _page(
             request,
             t,
@@ -393,6 +439,7 @@ async def save_rally(request: web.Request) -> web.StreamResponse:
             stored=stored,
             values=form,
             errors=errors,
+            labels=labels,
             status=422,
         )
     await service.save_rally(rt, slug, parsed.draft)

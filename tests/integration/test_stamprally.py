@@ -656,6 +656,9 @@ async def test_the_console_form_sets_up_a_rally_and_a_bad_one_stores_nothing(
     ja = Translator("ja", locale_dirs=(console.LOCALE_DIR,), domain=console.DOMAIN)
     twice = ja.gettext("This code is used twice.")
     assert twice != "This code is used twice." and html.count(escape(twice)) >= 2  # list + field
+    # The list at the top names each field with its row: "ブース 1: コード: …".
+    booth_code = f"{ja.gettext('Booth %(n)s') % {'n': 1}}: {ja.gettext('Code')}: "
+    assert escape(booth_code) in html
     assert 'value="Vietnam!"' in html, "what was typed stays in the form"
     assert (await sr.get(f"{SR}/events/{slug}/rally")).status == 404, "nothing stored"
 
