@@ -180,3 +180,15 @@ def test_the_compose_file_is_valid_against_the_compose_specification(tmp_path: P
     broken.write_text(yaml.safe_dump(compose))
     bad = _compose_schema_check(broken)
     assert bad.returncode != 0 and "restart" in bad.stdout + bad.stderr
+
+
+def test_every_nats_the_deployments_run_is_2_12_or_newer() -> None:
+    """The relays' atomic batches need nats-server 2.12: compose's nodes and the Helm
+    values pin the same image."""
+    compose = yaml.safe_load((DEPLOY / "compose" / "compose.yaml").read_text())
+    images = {s["image"] for n, s in compose["services"].items() if n.startswith("nats-")}
+    values = yaml.safe_load((DEPLOY / "k8s" / "nats" / "values.yaml").read_text())
+    helm = values["container"]["image"]
+    assert images == {f"{helm['repository']}:{helm['tag']}"}
+    major, minor = (int(x) for x in helm["tag"].split("-")[0].split(".")[:2])
+    assert (major, minor) >= (2, 12)
