@@ -151,9 +151,15 @@ async def counts(pool: asyncpg.Pool | asyncpg.Connection, slug: str) -> dict[str
         slug,
     )
     zone = await pool.fetchval("SELECT timezone FROM events WHERE slug = $1", slug)
+    # The latest local day with arrivals only: its "HH:MM" keys would collide with those
+    # of another day (a two-day fair, a phone's offline scans from the day before).
     arrivals = await pool.fetch(
-        "SELECT to_char(bucket AT TIME ZONE $2, 'HH24:MI') AS at, sum(people)::int AS people"
-        " FROM arrivals WHERE event_slug = $1 GROUP BY bucket ORDER BY bucket",
+        "WITH b AS (SELECT bucket AT TIME ZONE $2 AS local, people FROM arrivals"
+        "  WHERE event_slug = $1)"
+        " SELECT to_char(local, 'HH24:MI') AS at, to_char(local, 'YYYY-MM-DD') AS day,"
+        " sum(people)::int AS people FROM b"
+        " WHERE local::date = (SELECT max(local::date) FROM b)"
+        " GROUP BY local ORDER BY local",
         slug,
         zone or "Asia/Tokyo",
     )
@@ -171,8 +177,10 @@ async def counts(pool: asyncpg.Pool | asyncpg.Connection, slug: str) -> dict[str
             for g in gates
         },
         "scans_last_minute": sum(g["last_minute"] for g in gates),
-        # First arrivals per 5 minutes, in the event's local time ("10:05": people).
+        # First arrivals per 5 minutes of arrivals_day, in the event's local time
+        # ("10:05": people).
         "arrivals_by_5min": {r["at"]: r["people"] for r in arrivals},
+        "arrivals_day": arrivals[0]["day"] if arrivals else None,
     }
 
 

@@ -60,6 +60,7 @@ class GateCounts(BaseModel):
     admitted_people: int
     inside_people: int
     scans_last_minute: int
+    last_scan_at: str | None = None
 
 
 class Counts(BaseModel):
@@ -68,6 +69,8 @@ class Counts(BaseModel):
     inside_people: int
     by_gate: dict[str, GateCounts]
     scans_last_minute: int
+    arrivals_by_5min: dict[str, int] = {}  # "HH:MM" of arrivals_day → people
+    arrivals_day: str | None = None  # the latest local day with arrivals (YYYY-MM-DD)
 
 
 class DeviceOut(BaseModel):

@@ -619,3 +619,43 @@ async def test_a_retry_racing_its_first_scan_waits_and_gets_the_first_answer(
     )
     facts = await db.fetchval("SELECT count(*) FROM checkin.outbox WHERE event_slug = $1", slug)
     assert (rows, facts) == (1, 1)
+
+
+async def test_arrivals_are_counted_for_the_latest_day_with_no_two_days_mixed(
+    chk: TestClient, db: asyncpg.Pool
+) -> None:
+    """A two-day fair (or a phone syncing yesterday's scans) has arrivals at 10:00 on both
+    days: the chart counts the latest day's, each 5 minutes once, never one day's bucket
+    over the other's (a dictionary keyed by "HH:MM" kept only one of them)."""
+    from services.checkin import repository
+
+    slug = f"two-days-{uuid.uuid4().hex[:8]}"
+    await db.execute(
+        "INSERT INTO checkin.events (slug, title, starts_at, ends_at, timezone, revision)"
+        " VALUES ($1, '{}', $2, $3, 'Asia/Tokyo', 1)",
+        slug,
+        datetime(2026, 10, 24, 1, tzinfo=UTC),
+        datetime(2026, 10, 25, 8, tzinfo=UTC),
+    )
+    rows = [  # (UTC bucket, people): 10:00 and 10:05 Tokyo time on both days
+        (datetime(2026, 10, 24, 1, 0, tzinfo=UTC), 7),
+        (datetime(2026, 10, 24, 1, 5, tzinfo=UTC), 1),
+        (datetime(2026, 10, 25, 1, 0, tzinfo=UTC), 3),
+        (datetime(2026, 10, 25, 1, 0, tzinfo=UTC), 2),  # another device, same bucket
+        (datetime(2026, 10, 25, 6, 55, tzinfo=UTC), 4),  # 15:55
+    ]
+    await db.executemany(
+        "INSERT INTO checkin.arrivals (event_slug, bucket, device_id, people)"
+        " VALUES ($1, $2, $3, $4)",
+        [(slug, at, uuid.uuid4(), n) for at, n in rows],
+    )
+    async with db.acquire() as conn:
+        await conn.execute("SET search_path = checkin")
+        counts = await repository.counts(conn, slug)
+    assert counts["arrivals_by_5min"] == {"10:00": 5, "15:55": 4}
+    assert counts["arrivals_day"] == "2026-10-25"
+    await db.execute("DELETE FROM checkin.arrivals WHERE event_slug = $1", slug)
+    async with db.acquire() as conn:
+        await conn.execute("SET search_path = checkin")
+        empty = await repository.counts(conn, slug)
+    assert (empty["arrivals_by_5min"], empty["arrivals_day"]) == ({}, None)
