@@ -748,3 +748,34 @@ async def test_a_dropped_stream_shows_reconnecting_and_an_ended_session_asks_to_
     await expect(login).to_be_visible()
     await login.click()
     await expect(page).to_have_url(re.compile(r"/console/login\?next=%2Fconsole%2Fevents%2F"))
+
+
+async def test_the_stamp_rally_tab_opens_the_form_and_a_raised_stock_reaches_the_board(
+    stack: Stack, open_page: OpenPage
+) -> None:
+    """Through the one port of ``tomoni up``: the event's Stamp rally tab is stamprally's
+    form (with the console's own style and no CSP violation), filled from the rally; a
+    prize's stock raised there shows on the live board."""
+    slug = await open_event(stack)
+    page = await open_page(locale="en-US")
+    await log_in_to(page, stack, f"/console/events/{slug}/live")
+    await board_is_live(page)
+    await shows(page, [(value("stamprally.prizes_left_total"), "53")])
+    await page.get_by_role("link", name="Stamp rally", exact=True).click()
+    await expect(page).to_have_url(f"{stack.base}/console/rally/{slug}")
+    await expect(page.locator("h1")).to_contain_text("Stamp rally")
+    header = await page.evaluate(
+        "getComputedStyle(document.querySelector('.site-header')).backgroundColor"
+    )
+    assert header not in ("rgba(0, 0, 0, 0)", "transparent"), "console.css did not load"
+    await expect(page.locator("#f-booths-0-code")).to_have_value("vn")
+    await expect(page.locator("#f-booths-2-name-en")).to_have_value("Philippines")
+    await expect(page.locator("#f-prizes-0-stock")).to_have_value("3")
+    await page.locator("#f-prizes-0-stock").fill("13")
+    await page.get_by_role("button", name="Save the stamp rally").click()
+    await expect(page.locator("p.notice[role=status]")).to_be_visible()
+    await expect(page.locator("#f-prizes-0-stock")).to_have_value("13")
+    await screenshot(page, "rally-console-tablet")
+    await page.goto(f"{stack.base}/console/events/{slug}/live")
+    await board_is_live(page)
+    await shows(page, [(value("stamprally.prizes_left_total"), "63")])
