@@ -177,10 +177,10 @@ async def open_page(browser: Browser) -> AsyncIterator[OpenPage]:
 
 
 # -- helpers ----------------------------------------------------------------------------
-async def open_event(stack: Stack) -> str:
+async def open_event(stack: Stack, *, rally: bool = True) -> str:
     """An event that is open now (so a silent gate is worth a warning), with visitors
     (who may ask for an interpreter) and exhibitors (reviewed), and a stamp rally: three
-    booths and two prizes, one of them nearly gone."""
+    booths and two prizes, one of them nearly gone (unless ``rally`` is false)."""
     slug = new_slug("live")
     start = datetime.now(UTC) - timedelta(hours=1)
     end = start + timedelta(hours=8)
@@ -225,6 +225,8 @@ async def open_event(stack: Stack) -> str:
     )
     for schema in ("checkin", "stamprally", "notify"):
         await stack.known(f"SELECT true FROM {schema}.events WHERE slug = $1", slug)
+    if not rally:
+        return slug
     await stack.post(
         f"{RALLY}/events/{slug}/rally",
         {
@@ -779,3 +781,17 @@ async def test_the_stamp_rally_tab_opens_the_form_and_a_raised_stock_reaches_the
     await page.goto(f"{stack.base}/console/events/{slug}/live")
     await board_is_live(page)
     await shows(page, [(value("stamprally.prizes_left_total"), "63")])
+
+
+async def test_a_board_without_a_rally_says_so_and_links_to_the_form(
+    stack: Stack, open_page: OpenPage
+) -> None:
+    slug = await open_event(stack, rally=False)
+    page = await open_page(locale="en-US")
+    await log_in_to(page, stack, f"/console/events/{slug}/live")
+    await board_is_live(page)
+    empty = page.locator('[data-empty="rally"]')
+    await expect(empty).to_be_visible()
+    await empty.get_by_role("link", name="Set up the stamp rally").click()
+    await expect(page).to_have_url(f"{stack.base}/console/rally/{slug}")
+    await expect(page.locator("#f-booths-0-code")).to_have_value("")
