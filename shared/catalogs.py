@@ -9,6 +9,7 @@ script after adding or changing a string; translations are edited in the ``.po``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from babel.messages.pofile import read_po, write_po
 from shared.i18n import LANGUAGES
 
 Used = Callable[[], Iterable[tuple[str, str, int]]]
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 # A source file and how to read it: "python", or an extractor such as Jinja2's.
 Source = tuple[Path, Any]
 
@@ -89,6 +91,33 @@ class CatalogFiles:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as f:
             write_po(f, catalog, width=100, ignore_obsolete=True, sort_output=False)
+
+    def out_of_step(self) -> list[str]:
+        """Strings in use but not in the template, or in it but no longer used."""
+        used = {msgid for msgid, _path, _line in self.used()}
+        held = {str(m.id) for m in self.read(self.pot) if m.id}
+        return sorted(used ^ held)
+
+    def faults(self, lang: str, *, markup: bool = False) -> list[str]:
+        """What is wrong with one language's catalog, as ``problem: msgid``: a string of
+        the template not translated, fuzzy, with other placeholders than the source, or
+        (unless ``markup`` is allowed) holding markup characters."""
+        held = {str(m.id) for m in self.read(self.pot) if m.id}
+        catalog = self.read(self.po_path(lang), lang)
+        found = [f"untranslated: {m}" for m in sorted(held) if m not in catalog]
+        for m in catalog:
+            if not m.id:
+                continue
+            text = str(m.string)
+            if not text:
+                found.append(f"untranslated: {m.id}")
+            if m.fuzzy:
+                found.append(f"fuzzy: {m.id}")
+            if sorted(_PLACEHOLDER.findall(str(m.id))) != sorted(_PLACEHOLDER.findall(text)):
+                found.append(f"placeholders: {m.id}")
+            if not markup and any(c in text for c in "<>&"):
+                found.append(f"markup: {m.id}")
+        return found
 
     def update(self, languages: Iterable[str] = ()) -> list[str]:
         """Rewrite the template and merge it into every shipped language's catalog (and

@@ -53,22 +53,29 @@ class Formatter:
     def date(self, at: datetime, tz: str = TOKYO) -> str:
         """The day with its weekday, e.g. ``2026年10月25日(日)`` or ``Sun, October 25, 2026``."""
         pattern = self.locale.datetime_skeletons["yMMMMEd"]
-        return format_datetime(at, pattern, tzinfo=_zone(tz), locale=self.locale)
+        return format_datetime(at, pattern, tzinfo=zone_of(tz), locale=self.locale)
 
     def times(self, start: datetime, end: datetime, tz: str = TOKYO) -> str:
         """Start to end, 24-hour clock (``13:00–16:30``); the end's day when it differs."""
-        zone = _zone(tz)
+        zone = zone_of(tz)
         if start.astimezone(zone).date() != end.astimezone(zone).date():
             return format_interval(start, end, "yMMMdHm", tzinfo=zone, locale=self.locale)
         return format_interval(start, end, "Hm", tzinfo=zone, locale=self.locale)
+
+    def when(self, at: datetime, tz: str = TOKYO, *, seconds: bool = False) -> str:
+        """The day and the 24-hour time, e.g. ``2026年10月25日(日) 10:05``."""
+        pattern = "HH:mm:ss" if seconds else "HH:mm"
+        clock = format_datetime(at, pattern, tzinfo=zone_of(tz), locale=self.locale)
+        return f"{self.date(at, tz)} {clock}"
 
     def number(self, n: int) -> str:
         return format_decimal(n, locale=self.locale)
 
 
-def _zone(name: str) -> ZoneInfo:
+def zone_of(name: str | None) -> ZoneInfo:
+    """An event's time zone; Tokyo when it is missing or unknown."""
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(name or TOKYO)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo(TOKYO)
 

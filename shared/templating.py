@@ -25,6 +25,9 @@ from shared.http import is_secure
 from shared.i18n import Translator, negotiate, normalize
 from shared.keys import KeyCache
 
+SHARED_TEMPLATES = Path(__file__).resolve().parent / "templates"
+# The frame of a console page served by another service than registration.
+CONSOLE_SHELL = SHARED_TEMPLATES / "console_shell.html"
 SESSION_COOKIE = "tomoni_session"
 LANG_COOKIE = "tomoni_lang"
 LOGIN = "/console/login"
@@ -32,9 +35,10 @@ LOGIN = "/console/login"
 
 def page_environment(templates: Path) -> Environment:
     """HTML-escaping, strict about undefined names, with gettext (installed per render)
-    and the ``plain`` filter for translations where markup cannot go."""
+    and the ``plain`` filter for translations where markup cannot go. The service's own
+    templates come first, then the shared ones (``console_shell.html``)."""
     env = Environment(
-        loader=FileSystemLoader(templates),
+        loader=FileSystemLoader([templates, SHARED_TEMPLATES]),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

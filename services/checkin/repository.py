@@ -185,8 +185,13 @@ async def counts(pool: asyncpg.Pool | asyncpg.Connection, slug: str) -> dict[str
 
 
 async def offline_duplicates(pool: asyncpg.Pool, slug: str) -> list[asyncpg.Record]:
-    return await pool.fetch(
-        "SELECT device_id, client_scan_id, gate, ticket_id, scanned_at, received_at"
-        " FROM scans WHERE event_slug = $1 AND offline_duplicate ORDER BY scanned_at",
+    """The later admissions of tickets admitted offline on two phones, with the phone's
+    label."""
+    rows: list[asyncpg.Record] = await pool.fetch(
+        "SELECT s.device_id, s.client_scan_id, s.gate, s.ticket_id, s.scanned_at,"
+        " s.received_at, coalesce(d.label, '') AS label"
+        " FROM scans s LEFT JOIN devices d ON d.id = s.device_id"
+        " WHERE s.event_slug = $1 AND s.offline_duplicate ORDER BY s.scanned_at",
         slug,
     )
+    return rows

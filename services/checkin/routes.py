@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from services.checkin import console, pages
 from services.checkin import handlers as h
-from services.checkin import pages
 from services.checkin import schemas as s
 from shared.openapi import Route
 
@@ -72,5 +72,12 @@ def api_routes() -> list[Route]:
             h.get_duplicates,
             "Tickets admitted offline twice",
             security=("organizer",),
+        ),
+        Route(
+            "GET",
+            "/console/checkin/{slug}",
+            console.duplicates_page,
+            "The organizer console's page of tickets admitted offline twice",
+            public_api=False,
         ),
     ]

@@ -247,6 +247,7 @@ async def erase_personal_data(
 ) -> None:
     """Registration erased a person (their tickets) or a whole event: forget the names
     shown to volunteers, here and in the stored answers that retries get. The counts stay."""
+    arg: list[uuid.UUID] | str | None
     if ticket_ids is not None:
         where, arg = "id = ANY($1::uuid[])", ticket_ids
         answer_where = "ticket_id = ANY($1::uuid[])"

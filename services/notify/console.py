@@ -26,7 +26,7 @@ from shared.formatting import Formatter
 from shared.i18n import Translator
 from shared.readmodel import keys_of
 from shared.runtime import RUNTIME, Runtime
-from shared.templating import FormToken, console_organizer, console_translator
+from shared.templating import CONSOLE_SHELL, FormToken, console_organizer, console_translator
 
 DOMAIN = "console"
 CSRF_COOKIE = "tomoni_notify_csrf"
@@ -165,5 +165,9 @@ async def save_settings(request: web.Request) -> web.StreamResponse:
 
 def used_messages() -> Iterator[tuple[str, str, int]]:
     """(msgid, file, line) of the page's strings, for the catalog script."""
-    sources: list[Source] = [(CODE, "python"), (TEMPLATES / "console_messages.html", babel_extract)]
+    sources: list[Source] = [
+        (CODE, "python"),
+        (TEMPLATES / "console_messages.html", babel_extract),
+        (CONSOLE_SHELL, babel_extract),
+    ]
     return extract_messages(sources, CODE.parents[2])

@@ -27,6 +27,7 @@ from markupsafe import Markup
 from shared.catalogs import extract_messages
 from shared.formatting import Formatter, plain
 from shared.i18n import LANGUAGES, has_translation, translator
+from shared.ids import ticket_number
 from shared.templating import page_environment
 
 HERE = Path(__file__).resolve().parent
@@ -99,12 +100,6 @@ def languages_for(lang: str, name: str) -> tuple[str, ...]:
 
 def map_url(venue: str) -> str:
     return f"https://www.google.com/maps/search/?api=1&query={quote(venue)}"
-
-
-def ticket_number(ticket_id: Any) -> str:
-    """The number printed under the QR (last 12 hex digits of the ticket id, by four)."""
-    tail = str(ticket_id).replace("-", "")[-12:].upper()
-    return f"{tail[:4]}-{tail[4:8]}-{tail[8:]}"
 
 
 def _variables(lang: str, event: EventInfo, values: dict[str, Any]) -> dict[str, Any]:

@@ -24,19 +24,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from babel.numbers import format_decimal
 from jinja2.ext import babel_extract
 
 from services.stamprally import domain, repository, service
 from shared.catalogs import Source, extract_messages
 from shared.errors import NotFound
-from shared.formatting import Formatter
+from shared.formatting import Formatter, zone_of
 from shared.i18n import Translator
+from shared.ids import ticket_number
 from shared.readmodel import keys_of
 from shared.runtime import RUNTIME, Runtime
-from shared.templating import FormToken, console_organizer, console_translator, page_environment
+from shared.templating import (
+    CONSOLE_SHELL,
+    FormToken,
+    console_organizer,
+    console_translator,
+    page_environment,
+)
 
 DOMAIN = "console"
 CSRF_COOKIE = "tomoni_rally_csrf"
@@ -99,13 +107,6 @@ class Parsed:
     problems: list[domain.Problem] = field(default_factory=list)  # the form's own
 
 
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "Asia/Tokyo")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("Asia/Tokyo")
-
-
 def _rows(form: Mapping[str, str], kind: str) -> list[int]:
     """The row numbers a form holds for ``booths`` or ``prizes``, in order."""
     found: set[int] = set()
@@ -159,7 +160,7 @@ def _number(
 def parse_form(form: Mapping[str, str], stored: Mapping[str, Any] | None, timezone: str) -> Parsed:
     """The rally a submitted form describes. ``stored`` is the rally as it is now (its
     other-language texts are kept by code)."""
-    zone = _zone(timezone)
+    zone = zone_of(timezone)
     problems: list[domain.Problem] = []
     old_booths = {b["code"]: b for b in (stored or {}).get("booths", [])}
     old_prizes = {p["code"]: p for p in (stored or {}).get("prizes", [])}
@@ -304,7 +305,7 @@ def form_values(rally: Mapping[str, Any] | None, timezone: str) -> dict[str, str
     """The form's fields filled from the stored rally (a new rally: an empty form)."""
     if rally is None:
         return {"min_stamps": ""}
-    zone = _zone(timezone)
+    zone = zone_of(timezone)
     values: dict[str, str] = {"min_stamps": str(rally["min_stamps"])}
     for lang in EDITED:
         values[f"title.{lang}"] = rally["title"].get(lang, "")
@@ -351,6 +352,40 @@ async def _stored(rt: Runtime, slug: str) -> dict[str, Any] | None:
         return None
 
 
+async def checks(
+    rt: Runtime, slug: str, stored: Mapping[str, Any], fmt: Formatter, timezone: str
+) -> dict[str, list[dict[str, str]]]:
+    """The suspicion flags, for people: booth names in the console's language, local times,
+    and the ticket number printed under the QR code."""
+    names = {b["code"]: fmt.text(b["name"]).text for b in stored["booths"]}
+
+    def when(iso: str) -> str:
+        return fmt.when(datetime.fromisoformat(iso), timezone)
+
+    fast = await repository.fast_devices(rt.pool, slug, service.FAST_STAMPS_PER_MINUTE)
+    hops = await repository.quick_hops(rt.pool, slug, service.QUICK_HOP_SECONDS)
+    return {
+        "fast": [
+            {
+                "booth": names.get(f["booth"], f["booth"] or ""),
+                "label": f["label"],
+                "when": when(f["minute"]),
+                "stamps": fmt.number(f["stamps"]),
+            }
+            for f in fast
+        ],
+        "hops": [
+            {
+                "booths": " → ".join(names.get(b, b) for b in h["booths"]),
+                "when": when(h["at"]),
+                "seconds": format_decimal(h["seconds"], locale=fmt.locale),
+                "number": ticket_number(h["ticket_id"]),
+            }
+            for h in hops
+        ],
+    }
+
+
 def _page(
     request: web.Request,
     t: Translator,
@@ -361,6 +396,7 @@ def _page(
     values: Mapping[str, str],
     errors: Mapping[str, str],
     labels: Mapping[str, str] | None = None,
+    flags: Mapping[str, list[dict[str, str]]] | None = None,
     status: int = 200,
 ) -> web.Response:
     fmt = Formatter(t.lang)
@@ -383,6 +419,9 @@ def _page(
         kinds=[(code, t.gettext(label)) for code, label in KIND_LABELS.items()],
         given=given,
         zone=event["timezone"],
+        flags=flags,
+        fast_limit=service.FAST_STAMPS_PER_MINUTE,
+        hop_seconds=fmt.number(int(service.QUICK_HOP_SECONDS)),
         csrf=csrf,
     )
     response = web.Response(
@@ -403,14 +442,19 @@ async def rally_page(request: web.Request) -> web.StreamResponse:
     if event is None:
         raise web.HTTPNotFound(text="404")
     stored = await _stored(rt, slug)
+    t = console_translator(request, LOCALE_DIR, DOMAIN)
+    flags = None
+    if stored is not None:
+        flags = await checks(rt, slug, stored, Formatter(t.lang), event["timezone"])
     return _page(
         request,
-        console_translator(request, LOCALE_DIR, DOMAIN),
+        t,
         slug=slug,
         event=event,
         stored=stored,
         values=form_values(stored, event["timezone"]),
         errors={},
+        flags=flags,
     )
 
 
@@ -448,5 +492,9 @@ async def save_rally(request: web.Request) -> web.StreamResponse:
 
 def used_messages() -> Iterator[tuple[str, str, int]]:
     """(msgid, file, line) of the page's strings, for the catalog script."""
-    sources: list[Source] = [(CODE, "python"), (TEMPLATES / TEMPLATE, babel_extract)]
+    sources: list[Source] = [
+        (CODE, "python"),
+        (TEMPLATES / TEMPLATE, babel_extract),
+        (CONSOLE_SHELL, babel_extract),
+    ]
     return extract_messages(sources, CODE.parents[2])

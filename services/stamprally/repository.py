@@ -476,10 +476,11 @@ async def fast_devices(pool: asyncpg.Pool, slug: str, per_minute: int) -> list[d
     """Devices that stamped more than ``per_minute`` in one clock minute."""
     rows = await pool.fetch(
         """
-        SELECT s.device_id, d.place, date_trunc('minute', s.at) AS minute, count(*) AS n
+        SELECT s.device_id, d.place, d.label, date_trunc('minute', s.at) AS minute,
+               count(*) AS n
         FROM stamps s LEFT JOIN devices d ON d.id = s.device_id
         WHERE s.event = $1 AND s.device_id IS NOT NULL
-        GROUP BY 1, 2, 3 HAVING count(*) > $2 ORDER BY minute DESC LIMIT 100
+        GROUP BY 1, 2, 3, 4 HAVING count(*) > $2 ORDER BY minute DESC LIMIT 100
         """,
         slug,
         per_minute,
@@ -488,6 +489,7 @@ async def fast_devices(pool: asyncpg.Pool, slug: str, per_minute: int) -> list[d
         {
             "device_id": str(r["device_id"]),
             "booth": r["place"],
+            "label": r["label"] or "",
             "minute": r["minute"].isoformat(),
             "stamps": r["n"],
         }

@@ -795,3 +795,17 @@ async def test_a_board_without_a_rally_says_so_and_links_to_the_form(
     await empty.get_by_role("link", name="Set up the stamp rally").click()
     await expect(page).to_have_url(f"{stack.base}/console/rally/{slug}")
     await expect(page.locator("#f-booths-0-code")).to_have_value("")
+
+
+async def test_the_board_links_to_the_offline_duplicates_page_of_checkin(
+    stack: Stack, open_page: OpenPage
+) -> None:
+    slug = await open_event(stack)
+    page = await open_page(locale="en-US")
+    await log_in_to(page, stack, f"/console/events/{slug}/live")
+    await board_is_live(page)
+    await page.get_by_role("link", name="Tickets admitted twice while phones were offline").click()
+    await expect(page).to_have_url(f"{stack.base}/console/checkin/{slug}")
+    await expect(page.locator('[data-duplicates="none"]')).to_be_visible()
+    await page.get_by_role("link", name="Live board").click()
+    await board_is_live(page)

@@ -396,6 +396,7 @@ TABLE: dict[str, Spec] = {
     "POST /notify/unsubscribe": Spec(OWNER_ONLY, form=unsubscribe_token),
     "GET /console/notify/{slug}": Spec(CONSOLE),
     "GET /console/rally/{slug}": Spec(CONSOLE),
+    "GET /console/checkin/{slug}": Spec(CONSOLE),
     "POST /console/rally/{slug}": Spec(
         CONSOLE,
         form=lambda c: {

@@ -21,6 +21,7 @@ from services.checkin.app import create_app as checkin_app
 from services.checkin.settings import CheckinSettings
 from services.registration import service as registration
 from shared.i18n import translator
+from shared.ids import ticket_number
 from shared.runtime import RUNTIME
 from shared.security import KeyRing, sign_claims, sign_ticket
 from shared.testing import wait_until
@@ -368,6 +369,14 @@ async def test_offline_sync_from_two_devices_admits_once_and_flags_the_second(
     assert second["result"] == "already_admitted" and second["first_gate"] == "north"
     dups = await (await chk.get(f"{CHK}/events/{slug}/duplicates", headers=admin)).json()
     assert [(d["gate"], d["ticket_id"]) for d in dups["items"]] == [("south", a["ticket"]["id"])]
+    # The same list in the organizer console, for people: the number printed on the ticket.
+    page = f"/console/checkin/{slug}"
+    assert (await chk.get(page, allow_redirects=False)).status == 303  # to the login page
+    session = {"Cookie": f"tomoni_session={admin['Authorization'][7:]}; tomoni_lang=en"}
+    html = await (await chk.get(page, headers=session)).text()
+    rows = html[html.index('data-duplicates="list"') :]
+    assert rows.count("<tr>") == 2  # the header and the one later admission
+    assert ticket_number(a["ticket"]["id"]) in rows and ">south<" in rows
     counts = await counts_of(chk, db, slug, admin)
     assert (counts["admitted_parties"], counts["admitted_people"]) == (2, 3)
 

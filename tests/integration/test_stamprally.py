@@ -564,6 +564,9 @@ async def test_suspicion_flags_name_a_fast_device_and_a_quick_hop(
     stats = await (await sr.get(f"{SR}/events/{slug}/stats", headers=admin)).json()
     assert [f["device_id"] for f in stats["flags"]["fast_devices"]] == [str(fast.id)]
     assert any(h["ticket_id"] == str(tickets[0]) for h in stats["flags"]["quick_hops"])
+    html = await (await sr.get(f"/console/rally/{slug}", headers=_console(admin, "en"))).text()
+    assert 'data-flags="fast"' in html and 'data-flags="hops"' in html
+    assert "Phones that stamped more than 30 cards in one minute" in html
 
 
 async def test_a_batch_kept_waiting_by_a_lock_gives_up_and_its_stamps_go_one_by_one(
@@ -741,3 +744,24 @@ async def test_the_console_form_refuses_a_missing_token_and_another_events_organ
     missing = await sr.get("/console/rally/no-such-event", headers=_console(admin, "en"))
     assert missing.status == 404
     assert (await sr.get(f"{SR}/events/{slug}/rally")).status == 404
+
+
+async def test_the_console_page_lists_the_suspicion_flags_for_people(
+    reg: TestClient, sr: TestClient, db: asyncpg.Pool, admin: dict[str, str]
+) -> None:
+    """A card stamped at two booths a moment apart is named by its printed ticket number,
+    with the booths' names in the organizer's language; a quiet rally says so."""
+    slug = await setup_rally(reg, sr, db, admin, n_booths=2)
+    page = f"/console/rally/{slug}"
+    quiet = await (await sr.get(page, headers=_console(admin, "en"))).text()
+    assert "Nothing to check" in quiet and 'data-flags="hops"' not in quiet
+    a = await attendee(reg, db, slug, 7)
+    for code in ("b00", "b01"):
+        booth = await pair(reg, db, admin, slug, "booth", code)
+        assert (await stamp(sr, booth, a["ticket"]["qr_text"]))["result"] == "stamped"
+    html = await (await sr.get(page, headers=_console(admin, "ja"))).text()
+    hops = html[html.index('data-flags="hops"') :]
+    tail = a["ticket"]["id"].replace("-", "")[-12:].upper()
+    assert f"{tail[:4]}-{tail[4:8]}-{tail[8:]}" in hops
+    assert "ブース0 → ブース1" in hops
+    assert 'data-flags="fast"' not in html, "two stamps are not a fast phone"

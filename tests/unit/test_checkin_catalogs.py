@@ -80,3 +80,17 @@ def test_the_scanner_gets_every_string_in_its_language(lang: str) -> None:
         assert all(k == v for k, v in pack["strings"].items())
     else:
         assert all(k != v for k, v in pack["strings"].items())
+
+
+# -- the organizer console's page of offline duplicates (staff-facing, no furigana) ---------
+def test_the_console_template_holds_exactly_the_strings_in_use() -> None:
+    assert "Offline duplicates" in {msgid for msgid, _p, _l in catalog.CONSOLE.used()}
+    assert catalog.CONSOLE.out_of_step() == [], "run python -m services.checkin.pages.catalog"
+    assert sorted(catalog.CONSOLE.shipped_languages()) == sorted(OTHER_LANGUAGES)
+
+
+@pytest.mark.parametrize("lang", OTHER_LANGUAGES)
+def test_every_console_string_is_translated_with_its_placeholders_and_no_markup(
+    lang: str,
+) -> None:
+    assert catalog.CONSOLE.faults(lang) == []

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from jinja2.ext import babel_extract
 
-from services.checkin import service
+from services.checkin import console, service
 from shared.catalogs import CatalogFiles, extract_messages, main
 from shared.i18n import LANGUAGES
 
@@ -79,5 +79,20 @@ def update() -> list[str]:
     return CATALOG.update(translated_languages())
 
 
+# The organizers' page of offline duplicates (staff-facing: no furigana).
+CONSOLE = CatalogFiles(
+    LOCALE,
+    console.DOMAIN,
+    "Tomoni checkin console",
+    console.used_messages,
+    header_comment=(
+        "# Tomoni checkin: the organizer console's page of offline duplicates.\n"
+        "# msgids are the English source strings. Made by\n"
+        "#   python -m services.checkin.pages.catalog"
+    ),
+)
+
+
 if __name__ == "__main__":
     main(CATALOG, translated_languages())
+    main(CONSOLE, translated_languages())

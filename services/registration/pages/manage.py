@@ -26,6 +26,7 @@ from services.registration.pages.public import event_view
 from services.registration.pages.render import Msg, not_found, render, see_other
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.http import page_language
+from shared.ids import ticket_number
 
 TICKET_CACHE = "private, max-age=0"
 # The kinds of event that have a stamp rally: their tickets get a link to the card.
@@ -44,13 +45,6 @@ async def _own(request: web.Request) -> asyncpg.Record | None:
         return await service.find_own(rt_of(request), reg_id, request.match_info["secret"])
     except (ValueError, NotFound):
         return None
-
-
-def ticket_number(ticket_id: Any) -> str:
-    """What a volunteer types when the QR code is too damaged to scan: the last 12 hex
-    digits of the ticket id, grouped by four (the gate looks it up while online)."""
-    tail = str(ticket_id).replace("-", "")[-12:].upper()
-    return f"{tail[:4]}-{tail[4:8]}-{tail[8:]}"
 
 
 def inline_qr(qr_text: str) -> Markup:

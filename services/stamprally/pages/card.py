@@ -19,7 +19,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from babel.dates import format_datetime
@@ -28,7 +27,7 @@ from markupsafe import Markup
 from services.stamprally import repository, service
 from services.stamprally.pages.render import N_, not_found, render
 from shared.errors import NotFound
-from shared.formatting import Formatter, Localized
+from shared.formatting import Formatter, Localized, zone_of
 from shared.http import page_language
 from shared.runtime import RUNTIME, Runtime
 
@@ -70,13 +69,6 @@ def _ticket_id(request: web.Request) -> uuid.UUID | None:
         return uuid.UUID(request.match_info["ticket_id"])
     except ValueError:
         return None
-
-
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or TOKYO)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(TOKYO)
 
 
 # -- the page's model -------------------------------------------------------------------
@@ -181,7 +173,7 @@ async def card_page(request: web.Request) -> web.StreamResponse:
     event = await repository.event(rt.pool, card["event"])
     ticket = await repository.ticket(rt.pool, ticket_id)
     timezone = event["timezone"] if event else TOKYO
-    zone = _zone(timezone)
+    zone = zone_of(timezone)
     view = card_view(card, rally, fmt)
     window, window_at = _window(rally, datetime.now(UTC))
     prize = next((p for p in rally["prizes"] if p["code"] == card["prize"]), None)
