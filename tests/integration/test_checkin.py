@@ -371,9 +371,12 @@ async def test_offline_sync_from_two_devices_admits_once_and_flags_the_second(
     assert [(d["gate"], d["ticket_id"]) for d in dups["items"]] == [("south", a["ticket"]["id"])]
     # The same list in the organizer console, for people: the number printed on the ticket.
     page = f"/console/checkin/{slug}"
+    await known(db, "SELECT true FROM checkin.events WHERE slug = $1", slug)  # its title
     assert (await chk.get(page, allow_redirects=False)).status == 303  # to the login page
     session = {"Cookie": f"tomoni_session={admin['Authorization'][7:]}; tomoni_lang=en"}
-    html = await (await chk.get(page, headers=session)).text()
+    got = await chk.get(page, headers=session)
+    html = await got.text()
+    assert got.status == 200, (got.status, html[:300])
     rows = html[html.index('data-duplicates="list"') :]
     assert rows.count("<tr>") == 2  # the header and the one later admission
     assert ticket_number(a["ticket"]["id"]) in rows and ">south<" in rows
