@@ -28,6 +28,7 @@ from shared.keys import KeyCache
 SHARED_TEMPLATES = Path(__file__).resolve().parent / "templates"
 # The frame of a console page served by another service than registration.
 CONSOLE_SHELL = SHARED_TEMPLATES / "console_shell.html"
+CONSOLE_TABS = SHARED_TEMPLATES / "console_tabs.html"  # the event's tabs
 SESSION_COOKIE = "tomoni_session"
 LANG_COOKIE = "tomoni_lang"
 LOGIN = "/console/login"

@@ -25,7 +25,13 @@ from shared.formatting import Formatter
 from shared.ids import ticket_number
 from shared.readmodel import keys_of
 from shared.runtime import RUNTIME, Runtime
-from shared.templating import CONSOLE_SHELL, console_organizer, console_translator, page_environment
+from shared.templating import (
+    CONSOLE_SHELL,
+    CONSOLE_TABS,
+    console_organizer,
+    console_translator,
+    page_environment,
+)
 
 DOMAIN = "console"
 PREFIX = "/console/checkin"
@@ -72,5 +78,9 @@ async def duplicates_page(request: web.Request) -> web.StreamResponse:
 
 def used_messages() -> Iterator[tuple[str, str, int]]:
     """(msgid, file, line) of the page's strings, for the catalog script."""
-    sources: list[Source] = [(TEMPLATES / TEMPLATE, babel_extract), (CONSOLE_SHELL, babel_extract)]
+    sources: list[Source] = [
+        (TEMPLATES / TEMPLATE, babel_extract),
+        (CONSOLE_SHELL, babel_extract),
+        (CONSOLE_TABS, babel_extract),
+    ]
     return extract_messages(sources, CODE.parents[2])

@@ -26,7 +26,13 @@ from shared.formatting import Formatter
 from shared.i18n import Translator
 from shared.readmodel import keys_of
 from shared.runtime import RUNTIME, Runtime
-from shared.templating import CONSOLE_SHELL, FormToken, console_organizer, console_translator
+from shared.templating import (
+    CONSOLE_SHELL,
+    CONSOLE_TABS,
+    FormToken,
+    console_organizer,
+    console_translator,
+)
 
 DOMAIN = "console"
 CSRF_COOKIE = "tomoni_notify_csrf"
@@ -169,5 +175,6 @@ def used_messages() -> Iterator[tuple[str, str, int]]:
         (CODE, "python"),
         (TEMPLATES / "console_messages.html", babel_extract),
         (CONSOLE_SHELL, babel_extract),
+        (CONSOLE_TABS, babel_extract),
     ]
     return extract_messages(sources, CODE.parents[2])

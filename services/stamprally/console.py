@@ -40,6 +40,7 @@ from shared.readmodel import keys_of
 from shared.runtime import RUNTIME, Runtime
 from shared.templating import (
     CONSOLE_SHELL,
+    CONSOLE_TABS,
     FormToken,
     console_organizer,
     console_translator,
@@ -496,5 +497,6 @@ def used_messages() -> Iterator[tuple[str, str, int]]:
         (CODE, "python"),
         (TEMPLATES / TEMPLATE, babel_extract),
         (CONSOLE_SHELL, babel_extract),
+        (CONSOLE_TABS, babel_extract),
     ]
     return extract_messages(sources, CODE.parents[2])

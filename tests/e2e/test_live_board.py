@@ -807,5 +807,6 @@ async def test_the_board_links_to_the_offline_duplicates_page_of_checkin(
     await page.get_by_role("link", name="Tickets admitted twice while phones were offline").click()
     await expect(page).to_have_url(f"{stack.base}/console/checkin/{slug}")
     await expect(page.locator('[data-duplicates="none"]')).to_be_visible()
-    await page.get_by_role("link", name="Live board").click()
+    tabs = page.get_by_role("navigation", name="Event pages")
+    await tabs.get_by_role("link", name="Live board").click()
     await board_is_live(page)
