@@ -16,6 +16,7 @@ from jinja2.ext import babel_extract
 
 from services.registration.console.web import DOMAIN, LOCALE, TEMPLATES
 from shared.catalogs import CatalogFiles, Source, extract_messages, main
+from shared.templating import CONSOLE_TABS
 
 CODE = Path(__file__).resolve().parent
 ROOT = CODE.parents[2]
@@ -33,6 +34,7 @@ def used_messages() -> Iterator[tuple[str, str, int]]:
     """(msgid, file, line) for every translatable string the console uses."""
     sources: list[Source] = [(p, "python") for p in sorted(CODE.glob("*.py"))]
     sources += [(p, babel_extract) for p in sorted(TEMPLATES.glob("*.html"))]
+    sources.append((CONSOLE_TABS, babel_extract))  # the event's tabs, shared
     yield from extract_messages(sources, ROOT, KEYWORDS)
 
 

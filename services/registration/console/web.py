@@ -39,6 +39,7 @@ from shared.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from shared.http import is_secure, request_language
 from shared.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
 from shared.runtime import Runtime
+from shared.templating import SHARED_TEMPLATES
 
 REGISTRATION = Path(__file__).resolve().parent.parent
 TEMPLATES = REGISTRATION / "templates" / "console"
@@ -105,7 +106,7 @@ def static_url(name: str) -> str:
 @functools.cache
 def environment() -> Environment:
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=FileSystemLoader([TEMPLATES, SHARED_TEMPLATES]),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
