@@ -14,11 +14,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2.ext import babel_extract
 
 from shared.auth import OrganizerClaims, organizer_of_token
+from shared.catalogs import Source
 from shared.errors import Unauthorized
 from shared.formatting import plain
 from shared.http import is_secure
@@ -48,6 +51,26 @@ def page_environment(templates: Path) -> Environment:
     )
     env.filters["plain"] = plain
     return env
+
+
+def console_page(
+    env: Environment, template: str, t: Translator, *, status: int = 200, **variables: Any
+) -> web.Response:
+    """A console page in the organizer's language, never cached, its address kept from
+    other sites."""
+    # Rendering is synchronous: no other request sees this request's language.
+    env.install_gettext_callables(t.gettext, t.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    return web.Response(
+        text=env.get_template(template).render(lang=t.lang, **variables),
+        status=status,
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"},
+    )
+
+
+def console_sources(*own: Source) -> list[Source]:
+    """What a console page's catalog reads: its own sources and the shared frame and tabs."""
+    return [*own, (CONSOLE_SHELL, babel_extract), (CONSOLE_TABS, babel_extract)]
 
 
 def console_translator(request: web.Request, locale_dir: Path, domain: str) -> Translator:

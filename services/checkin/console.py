@@ -20,15 +20,15 @@ from aiohttp import web
 from jinja2.ext import babel_extract
 
 from services.checkin import repository
-from shared.catalogs import Source, extract_messages
+from shared.catalogs import extract_messages
 from shared.formatting import Formatter
 from shared.ids import ticket_number
 from shared.readmodel import keys_of
 from shared.runtime import RUNTIME, Runtime
 from shared.templating import (
-    CONSOLE_SHELL,
-    CONSOLE_TABS,
     console_organizer,
+    console_page,
+    console_sources,
     console_translator,
     page_environment,
 )
@@ -65,22 +65,12 @@ async def duplicates_page(request: web.Request) -> web.StreamResponse:
         for r in await repository.offline_duplicates(rt.pool, slug)
     ]
     title = fmt.text(event["title"])
-    _env.install_gettext_callables(t.gettext, t.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    body = _env.get_template(TEMPLATE).render(
-        lang=t.lang, slug=slug, event=title.text, event_lang=title.lang, rows=rows
-    )
-    return web.Response(
-        text=body,
-        content_type="text/html",
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"},
+    return console_page(
+        _env, TEMPLATE, t, slug=slug, event=title.text, event_lang=title.lang, rows=rows
     )
 
 
 def used_messages() -> Iterator[tuple[str, str, int]]:
     """(msgid, file, line) of the page's strings, for the catalog script."""
-    sources: list[Source] = [
-        (TEMPLATES / TEMPLATE, babel_extract),
-        (CONSOLE_SHELL, babel_extract),
-        (CONSOLE_TABS, babel_extract),
-    ]
+    sources = console_sources((TEMPLATES / TEMPLATE, babel_extract))
     return extract_messages(sources, CODE.parents[2])

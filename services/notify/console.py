@@ -21,16 +21,16 @@ from jinja2.ext import babel_extract
 from services.notify import repository
 from services.notify.render import LOCALE_DIR, TEMPLATES
 from shared.auth import OrganizerClaims
-from shared.catalogs import Source, extract_messages
+from shared.catalogs import extract_messages
 from shared.formatting import Formatter
 from shared.i18n import Translator
 from shared.readmodel import keys_of
 from shared.runtime import RUNTIME, Runtime
 from shared.templating import (
-    CONSOLE_SHELL,
-    CONSOLE_TABS,
     FormToken,
     console_organizer,
+    console_page,
+    console_sources,
     console_translator,
 )
 
@@ -76,11 +76,10 @@ async def _organizer(request: web.Request, rt: Runtime, slug: str) -> OrganizerC
     return await console_organizer(request, keys_of(rt), slug)
 
 
-def _page(t: Translator, **variables: Any) -> str:
+def _page(t: Translator, **variables: Any) -> web.Response:
     from services.notify.render import _env
 
-    _env.install_gettext_callables(t.gettext, t.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    return _env.get_template("console_messages.html").render(lang=t.lang, **variables)
+    return console_page(_env, "console_messages.html", t, **variables)
 
 
 async def messages_page(request: web.Request) -> web.StreamResponse:
@@ -98,7 +97,7 @@ async def messages_page(request: web.Request) -> web.StreamResponse:
         kinds.setdefault((r["template"], r["channel"]), {})[r["status"]] = r["n"]
     settings = await repository.event_settings(rt.pool, slug)
     csrf = FORM_TOKEN.value(request)
-    body = _page(
+    response = _page(
         t,
         slug=slug,
         event=title.text,
@@ -142,11 +141,6 @@ async def messages_page(request: web.Request) -> web.StreamResponse:
         rally_completed=settings["rally_completed"],
         csrf=csrf,
     )
-    response = web.Response(
-        text=body,
-        content_type="text/html",
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"},
-    )
     FORM_TOKEN.set(request, response, csrf)
     return response
 
@@ -171,10 +165,7 @@ async def save_settings(request: web.Request) -> web.StreamResponse:
 
 def used_messages() -> Iterator[tuple[str, str, int]]:
     """(msgid, file, line) of the page's strings, for the catalog script."""
-    sources: list[Source] = [
-        (CODE, "python"),
-        (TEMPLATES / "console_messages.html", babel_extract),
-        (CONSOLE_SHELL, babel_extract),
-        (CONSOLE_TABS, babel_extract),
-    ]
+    sources = console_sources(
+        (CODE, "python"), (TEMPLATES / "console_messages.html", babel_extract)
+    )
     return extract_messages(sources, CODE.parents[2])

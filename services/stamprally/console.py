@@ -31,7 +31,7 @@ from babel.numbers import format_decimal
 from jinja2.ext import babel_extract
 
 from services.stamprally import domain, repository, service
-from shared.catalogs import Source, extract_messages
+from shared.catalogs import extract_messages
 from shared.errors import NotFound
 from shared.formatting import Formatter, zone_of
 from shared.i18n import Translator
@@ -39,10 +39,10 @@ from shared.ids import ticket_number
 from shared.readmodel import keys_of
 from shared.runtime import RUNTIME, Runtime
 from shared.templating import (
-    CONSOLE_SHELL,
-    CONSOLE_TABS,
     FormToken,
     console_organizer,
+    console_page,
+    console_sources,
     console_translator,
     page_environment,
 )
@@ -396,7 +396,6 @@ def _page(
     stored: dict[str, Any] | None,
     values: Mapping[str, str],
     errors: Mapping[str, str],
-    labels: Mapping[str, str] | None = None,
     flags: Mapping[str, list[dict[str, str]]] | None = None,
     status: int = 200,
 ) -> web.Response:
@@ -404,9 +403,11 @@ def _page(
     title = fmt.text(event["title"])
     csrf = FORM_TOKEN.value(request)
     given = {p["code"]: p["stock"] - p["left"] for p in (stored or {}).get("prizes", [])}
-    _env.install_gettext_callables(t.gettext, t.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    body = _env.get_template(TEMPLATE).render(
-        lang=t.lang,
+    response = console_page(
+        _env,
+        TEMPLATE,
+        t,
+        status=status,
         slug=slug,
         event=title.text,
         event_lang=title.lang,
@@ -414,7 +415,7 @@ def _page(
         saved=request.query.get("saved") == "1",
         values=values,
         errors=errors,
-        labels=labels or {},
+        labels={name: field_label(name, t) for name in errors},
         booth_rows=row_count(values, "booths", EMPTY_BOOTH_ROWS),
         prize_rows=row_count(values, "prizes", EMPTY_PRIZE_ROWS),
         kinds=[(code, t.gettext(label)) for code, label in KIND_LABELS.items()],
@@ -424,12 +425,6 @@ def _page(
         fast_limit=service.FAST_STAMPS_PER_MINUTE,
         hop_seconds=fmt.number(int(service.QUICK_HOP_SECONDS)),
         csrf=csrf,
-    )
-    response = web.Response(
-        text=body,
-        status=status,
-        content_type="text/html",
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"},
     )
     FORM_TOKEN.set(request, response, csrf)
     return response
@@ -474,8 +469,6 @@ async def save_rally(request: web.Request) -> web.StreamResponse:
     problems = parsed.problems + domain.validate_rally(parsed.draft)
     if problems:
         t = console_translator(request, LOCALE_DIR, DOMAIN)
-        errors = errors_at_fields(problems, parsed, t)
-        labels = {name: field_label(name, t) for name in errors}
         return _page(
             request,
             t,
@@ -483,8 +476,7 @@ async def save_rally(request: web.Request) -> web.StreamResponse:
             event=event,
             stored=stored,
             values=form,
-            errors=errors,
-            labels=labels,
+            errors=errors_at_fields(problems, parsed, t),
             status=422,
         )
     await service.save_rally(rt, slug, parsed.draft)
@@ -493,10 +485,5 @@ async def save_rally(request: web.Request) -> web.StreamResponse:
 
 def used_messages() -> Iterator[tuple[str, str, int]]:
     """(msgid, file, line) of the page's strings, for the catalog script."""
-    sources: list[Source] = [
-        (CODE, "python"),
-        (TEMPLATES / TEMPLATE, babel_extract),
-        (CONSOLE_SHELL, babel_extract),
-        (CONSOLE_TABS, babel_extract),
-    ]
+    sources = console_sources((CODE, "python"), (TEMPLATES / TEMPLATE, babel_extract))
     return extract_messages(sources, CODE.parents[2])
